@@ -1,0 +1,1 @@
+"""consumers: see ../shared/DESIGN.md (not built yet)."""

@@ -1,0 +1,1 @@
+"""emr: see ../shared/DESIGN.md (not built yet)."""

@@ -1,0 +1,5 @@
+"""ottlake: the player-event pipeline of an OTT video platform."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The `ottlake` command: thin over the library."""

@@ -1,0 +1,5 @@
+"""Placeholder: filled in by its area."""
+
+from __future__ import annotations
+
+COMMANDS: list = []

@@ -1,0 +1,47 @@
+"""The one error hierarchy of ottlake.
+
+The library raises these; the CLI catches `OttlakeError` and prints its message on
+one line with a non-zero exit, never a traceback, for anything a user can cause.
+"""
+
+from __future__ import annotations
+
+
+class OttlakeError(Exception):
+    """Base of every error ottlake raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(OttlakeError):
+    """Settings or flags that cannot work (bad value, missing requirement)."""
+
+    exit_code = 2
+
+
+class ContractError(OttlakeError):
+    """An event that violates the player-event contract."""
+
+    def __init__(self, message: str, violations: list | None = None) -> None:
+        super().__init__(message)
+        self.violations = list(violations or [])
+
+
+class StackError(OttlakeError):
+    """The embedded AWS emulator could not be started, reached or stopped."""
+
+
+class InfraError(OttlakeError):
+    """Provisioning (streams, buckets, tables) failed."""
+
+
+class ProducerError(OttlakeError):
+    """The SDK or the simulator could not deliver events."""
+
+
+class JobError(OttlakeError):
+    """A batch job failed (bad input, unreadable lake, failed write)."""
+
+
+class QualityGateError(OttlakeError):
+    """A critical data-quality expectation failed; the stage was not published."""

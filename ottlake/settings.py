@@ -1,0 +1,86 @@
+"""The one settings object: typed, frozen, read from `OTTLAKE_*` and flags.
+
+Built once in each entry point (`Settings.load(**flags)`); components receive only
+the part they need (`settings.aws()`, `settings.sdk()`), never the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ottlake.aws import AwsTarget
+from ottlake.errors import ConfigError
+
+EMBEDDED_HOST = "127.0.0.1"
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with the embedded default on one machine."""
+
+    model_config = SettingsConfigDict(env_prefix="OTTLAKE_", frozen=True, extra="forbid")
+
+    # Where AWS is: `embedded` (moto on 127.0.0.1, started by `ottlake stack up`),
+    # `localstack` (a LocalStack the user runs, found through localstack-client),
+    # `aws` (the real endpoints), or an explicit http(s) URL.
+    aws_endpoint: str = "embedded"
+    region: str = "us-east-1"
+    embedded_port: int = Field(default=4577, ge=1, le=65535)
+    state_dir: Path = Path(".ottlake")
+
+    stream_name: str = "ottlake-player-events"
+    stream_shards: int = Field(default=2, ge=1, le=500)
+    dead_letter_stream_name: str = "ottlake-player-events-dlq"
+    lake: str = "lake"
+    bucket: str = "ottlake-lake"
+    # KCL applications: each one's lease table is named after it.
+    lake_sink_app: str = "ottlake-lake-sink"
+    qoe_monitor_app: str = "ottlake-qoe-monitor"
+    live_table: str = "ottlake-live-qoe"
+    firehose_name: str = "ottlake-player-events-to-s3"
+    firehose_role_arn: str | None = None
+
+    # SDK
+    sdk_queue_size: int = Field(default=100_000, ge=1)
+    sdk_flush_interval_s: float = Field(default=1.0, gt=0)
+    sdk_max_retries: int = Field(default=8, ge=0)
+    sdk_validate: bool = True
+
+    @field_validator("aws_endpoint")
+    @classmethod
+    def _known_endpoint(cls, value: str) -> str:
+        if value in ("embedded", "localstack", "aws") or value.startswith(("http://", "https://")):
+            return value
+        raise ValueError("must be embedded, localstack, aws or an http(s) URL")
+
+    @classmethod
+    def load(cls, **flags: Any) -> Settings:
+        """Environment first, then flags that were given (None means not given)."""
+        given = {key: value for key, value in flags.items() if value is not None}
+        try:
+            return cls(**given)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConfigError(f"invalid settings: {problems}") from None
+
+    @property
+    def embedded_url(self) -> str:
+        return f"http://{EMBEDDED_HOST}:{self.embedded_port}"
+
+    def aws(self) -> AwsTarget:
+        """Where boto3 clients point, and with which credentials."""
+        if self.aws_endpoint == "embedded":
+            return AwsTarget.emulator(self.embedded_url, self.region)
+        if self.aws_endpoint == "localstack":
+            from localstack_client.config import get_service_endpoint  # optional extra
+
+            return AwsTarget.emulator(get_service_endpoint("kinesis"), self.region)
+        if self.aws_endpoint == "aws":
+            return AwsTarget(endpoint_url=None, region=self.region)
+        return AwsTarget.emulator(self.aws_endpoint, self.region)

@@ -1,0 +1,1 @@
+"""Producers: the player SDK, typed event builders, and the traffic simulator."""

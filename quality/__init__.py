@@ -1,0 +1,1 @@
+"""quality: see ../shared/DESIGN.md (not built yet)."""

@@ -1,0 +1,129 @@
+"""Validate events against the contract, reporting every violation with a reason.
+
+The JSON Schema decides types, enums, required fields and lengths; the two rules a
+JSON Schema cannot state (serialised size, and JSON that does not parse) are
+checked here. Reasons are machine-readable codes, the same ones the collector
+answers with and bronze writes to the quarantine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator, validators
+
+from schemas.contract import LIMITS, event_schema
+
+
+class Reason(StrEnum):
+    malformed_json = "malformed_json"
+    not_an_object = "not_an_object"
+    event_too_large = "event_too_large"
+    missing_field = "missing_field"
+    wrong_type = "wrong_type"
+    unknown_event_type = "unknown_event_type"
+    invalid_value = "invalid_value"
+    unsupported_schema_version = "unsupported_schema_version"
+    string_too_long = "string_too_long"
+    empty_string = "empty_string"
+    too_many_custom_keys = "too_many_custom_keys"
+    unknown_field = "unknown_field"
+    invalid_format = "invalid_format"
+    out_of_range = "out_of_range"
+    # player-events.md, Time: decided at ingest, against the server clock.
+    future_timestamp = "future_timestamp"
+    too_late = "too_late"
+
+
+@dataclass(frozen=True, order=True)
+class Violation:
+    field: str  # dotted path ("custom.k"), or "" for the whole event
+    reason: Reason
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "reason": str(self.reason), "message": self.message}
+
+
+def _is_integer(_checker: Any, instance: Any) -> bool:
+    # JSON Schema counts 1.0 as an integer; the lake's columns are longs and a
+    # float there means a producer bug, so only real integers pass (never bools).
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    type_checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+    cls = validators.extend(Draft202012Validator, type_checker=type_checker)
+    schema = event_schema()
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+_KEYWORD_REASONS = {
+    "type": Reason.wrong_type,
+    "enum": Reason.invalid_value,
+    "maxLength": Reason.string_too_long,
+    "minLength": Reason.empty_string,
+    "maxProperties": Reason.too_many_custom_keys,
+    "pattern": Reason.invalid_format,
+    "minimum": Reason.out_of_range,
+    "maximum": Reason.out_of_range,
+}
+
+
+def _violations_of(error: Any, event: dict[str, Any]) -> list[Violation]:
+    path = ".".join(str(part) for part in error.absolute_path)
+    keyword = error.validator
+    if keyword == "required":
+        missing = [name for name in error.validator_value if name not in error.instance]
+        return [Violation(name, Reason.missing_field, f"{name} is required") for name in missing]
+    if keyword == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return [Violation(name, Reason.unknown_field, f"{name} is not in the contract") for name in extra]
+    if keyword == "const" and path == "schema_version":
+        return [Violation(path, Reason.unsupported_schema_version, error.message)]
+    if keyword == "enum" and path == "event_type":
+        return [Violation(path, Reason.unknown_event_type, f"unknown event_type {event.get('event_type')!r}")]
+    if keyword == "propertyNames":
+        return [Violation(path, Reason.string_too_long, "a custom key is too long")]
+    reason = _KEYWORD_REASONS.get(keyword, Reason.invalid_value)
+    return [Violation(path, reason, error.message if len(error.message) < 200 else error.message[:197] + "...")]
+
+
+def validate_event(event: Any, *, size_bytes: int | None = None) -> list[Violation]:
+    """Every violation of the contract by one decoded event; [] when it is valid.
+
+    `size_bytes` is the event's serialised size as received; when omitted it is
+    measured by serialising the event compactly.
+    """
+    if not isinstance(event, dict):
+        return [Violation("", Reason.not_an_object, f"an event is a JSON object, not {type(event).__name__}")]
+    found: set[Violation] = set()
+    for error in _validator().iter_errors(event):
+        found.update(_violations_of(error, event))
+    if size_bytes is None:
+        try:
+            size_bytes = len(orjson.dumps(event))
+        except TypeError as exc:  # not JSON-serialisable: already a wrong_type above
+            found.add(Violation("", Reason.wrong_type, str(exc)))
+            size_bytes = 0
+    if size_bytes > LIMITS.max_event_bytes:
+        found.add(Violation("", Reason.event_too_large, f"{size_bytes} bytes > {LIMITS.max_event_bytes}"))
+    return sorted(found)
+
+
+def check_line(line: bytes | str) -> tuple[dict[str, Any] | None, list[Violation]]:
+    """Decode one NDJSON line and validate it: (event or None, violations)."""
+    raw = line.encode("utf-8") if isinstance(line, str) else line
+    raw = raw.rstrip(b"\r\n")
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return None, [Violation("", Reason.malformed_json, str(exc)[:200])]
+    violations = validate_event(event, size_bytes=len(raw))
+    return (event if isinstance(event, dict) else None), violations

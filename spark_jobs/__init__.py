@@ -1,0 +1,1 @@
+"""spark_jobs: see ../shared/DESIGN.md (not built yet)."""
