@@ -1,1 +1,1 @@
-"""consumers: see ../shared/DESIGN.md (not built yet)."""
+"""Kinesis consumers: readers of the player-event stream (see ../shared/DESIGN.md)."""

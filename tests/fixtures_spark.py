@@ -1,0 +1,1 @@
+"""Fixtures for the spark area (filled in by that area)."""

@@ -1,0 +1,1 @@
+"""Fixtures for the stack area (filled in by that area)."""
