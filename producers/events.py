@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypedDict
 
 from typing_extensions import Unpack
@@ -49,8 +50,13 @@ class Dimensions:
     country: str | None = None
     isp: str | None = None
 
+    @cached_property
+    def _present(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
     def present(self) -> dict[str, Any]:
-        return {name: value for name, value in asdict(self).items() if value is not None}
+        """The fields that are set. Computed once: every event of the session reads it."""
+        return dict(self._present)
 
 
 class Measures(TypedDict, total=False):
@@ -100,7 +106,7 @@ class PlaySession:
             "content_id": self.content_id,
             "content_type": self.content_type,
         }
-        event.update(self.dimensions.present())
+        event.update(self.dimensions._present)
         for name, value in fields.items():
             if value is not None:
                 event[name] = dict(value) if name == "custom" else value
