@@ -10,20 +10,18 @@ is ever in the server's future; the same seed and start give the same events.
 
 from __future__ import annotations
 
-import os
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
 
+from ottlake import traffic
 from ottlake.cli.common import console, settings_from
-from ottlake.errors import ConfigError, ProducerError
-from ottlake.settings import Settings
+from ottlake.errors import ConfigError
 from producers.events import now_ms
-from producers.simulator import FaultRates, Pacer, SimConfig, emit, parse_incident, scenario_incidents, simulate
+from producers.simulator import FaultRates, SimConfig, parse_incident, scenario_incidents, simulate
 from producers.simulator.incidents import SCENARIOS
 from producers.simulator.run import MAX_MINUTES, MAX_VIEWERS, Simulation
 from producers.simulator.truth import write_truth
@@ -84,84 +82,22 @@ def simulate_cmd(ctx: click.Context, **opts: Any) -> None:
         incidents=incidents,
     )
     # Fail before the work, not after it: an unwritable file or an unreachable stream.
-    for path in (opts["out"], opts["truth_path"]):
-        if path is not None:
-            _check_writable(path)
-    sink, destination = _open_sink(settings, out=opts["out"])
+    if opts["truth_path"] is not None:
+        traffic.check_writable(opts["truth_path"])
+    sink, destination = traffic.open_sink(settings, out=opts["out"])
     began = time.monotonic()
     simulation = simulate(config)
     if opts["truth_path"] is not None:
         write_truth((s.truth for s in simulation.sessions), opts["truth_path"])
-    counters, report, reasons = _send(simulation, sink, destination, settings, speed=opts["speed"])
-    _print_summary(simulation, destination=destination, counters=counters, truth_path=opts["truth_path"],
-                   elapsed_s=time.monotonic() - began)
-    lost = counters.failed + counters.dropped + counters.invalid + report.refused
-    if lost or not report.flushed:
-        why = ", ".join(f"{reason} x{n}" for reason, n in reasons.most_common(3))
-        raise ProducerError(f"{lost} events were not delivered to {destination}"
-                            + (f": {why}" if why else "")
-                            + ("" if report.flushed else " (the final flush timed out)"))
-
-
-def _open_sink(settings: Settings, *, out: Path | None) -> tuple[Any, str]:
-    from producers.sdk import FileSink, KinesisSink
-
-    if out is not None:
-        _truncate(out)  # FileSink appends; one run, one file
-        return FileSink(out), str(out)
-    client = settings.aws().client("kinesis")
-    _check_stream(client, settings.stream_name)
-    return KinesisSink(client, settings.stream_name), f"kinesis:{settings.stream_name}"
-
-
-def _check_writable(path: Path) -> None:
-    """Refuse a file that cannot be written before any work is done (nothing is created)."""
-    folder = path.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ConfigError(f"cannot write {path}: no such folder, or not writable")
-
-
-def _truncate(path: Path) -> None:
-    try:
-        path.write_bytes(b"")
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
-
-
-def _send(
-    simulation: Simulation, sink: Any, destination: str, settings: Settings, *, speed: float | None,
-) -> tuple[Any, Any, Counter[str]]:
-    from producers.sdk import SdkConfig, Tracker
-
-    sdk_config = SdkConfig(queue_size=settings.sdk_queue_size, flush_interval_s=settings.sdk_flush_interval_s,
-                           max_retries=settings.sdk_max_retries, validate=settings.sdk_validate)
-    reasons: Counter[str] = Counter()  # why events failed, for the one-line error
-    tracker = Tracker(sink, config=sdk_config, on_error=lambda _subject, reason: reasons.update([reason]))
     total = len(simulation.deliveries)
-    try:
-        pacer = Pacer(speed, simulation.config.start_ms)
-        with console.status(f"sending {total:,} records to {destination}") as status:
-            report = emit(simulation.deliveries, tracker, pacer=pacer,
-                          flush_every=max(1, min(5_000, settings.sdk_queue_size // 2)),
-                          on_progress=lambda sent: status.update(f"sent {sent:,} of {total:,} records to {destination}"))
-    finally:
-        tracker.shutdown(timeout=30)
-    return tracker.counters, report, reasons
-
-
-def _check_stream(client: Any, stream_name: str) -> None:
-    """Fail in one line before simulating into a stream that is not there."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        client.describe_stream_summary(StreamName=stream_name)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code == "ResourceNotFoundException":
-            raise ProducerError(f"stream {stream_name!r} does not exist (create it, or use --out FILE)") from None
-        raise ProducerError(f"cannot use stream {stream_name!r}: {code or exc}") from None
-    except BotoCoreError as exc:
-        raise ProducerError(f"cannot reach Kinesis for stream {stream_name!r}: {exc} (or use --out FILE)") from None
+    with console.status(f"sending {total:,} records to {destination}") as status:
+        result = traffic.send(
+            simulation, sink, destination, sdk=settings.sdk(), speed=opts["speed"],
+            on_progress=lambda sent: status.update(f"sent {sent:,} of {total:,} records to {destination}"),
+        )
+    _print_summary(simulation, destination=destination, counters=result.counters, truth_path=opts["truth_path"],
+                   elapsed_s=time.monotonic() - began)
+    result.raise_if_lost()
 
 
 def _print_summary(simulation: Simulation, *, destination: str, counters: Any, truth_path: Path | None,

@@ -1,0 +1,108 @@
+"""Simulated traffic through the SDK: the library behind `ottlake simulate` and the demo.
+
+Opening the destination (the stream, checked before any work; or a JSON-lines
+file), sending a simulation's delivery plan through a Tracker, and turning what
+did not arrive into one clear error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ottlake.errors import ConfigError, ProducerError
+from ottlake.settings import Settings
+from producers.sdk import Counters, FileSink, KinesisSink, SdkConfig, Sink, Tracker
+from producers.simulator import EmitReport, Pacer, Simulation, emit
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What happened to a simulation's deliveries."""
+
+    destination: str
+    counters: Counters
+    report: EmitReport
+    reasons: Counter[str]  # why records failed, from the tracker's on_error
+
+    @property
+    def lost(self) -> int:
+        return self.counters.failed + self.counters.dropped + self.counters.invalid + self.report.refused
+
+    def raise_if_lost(self) -> None:
+        """Never silent loss: anything not delivered is an error with its reasons."""
+        if self.lost or not self.report.flushed:
+            why = ", ".join(f"{reason} x{n}" for reason, n in self.reasons.most_common(3))
+            raise ProducerError(
+                f"{self.lost} events were not delivered to {self.destination}"
+                + (f": {why}" if why else "")
+                + ("" if self.report.flushed else " (the final flush timed out)")
+            )
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a file that cannot be written before any work is done (nothing is created)."""
+    folder = path.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"cannot write {path}: no such folder, or not writable")
+
+
+def check_stream(client: Any, stream_name: str) -> None:
+    """Fail in one line before simulating into a stream that is not there."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client.describe_stream_summary(StreamName=stream_name)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            raise ProducerError(f"stream {stream_name!r} does not exist (run `ottlake infra apply`, or use --out FILE)") from None
+        raise ProducerError(f"cannot use stream {stream_name!r}: {code or exc}") from None
+    except BotoCoreError as exc:
+        raise ProducerError(f"cannot reach Kinesis for stream {stream_name!r}: {exc} (is the stack up?)") from None
+
+
+def open_sink(settings: Settings, *, out: Path | None = None) -> tuple[Sink, str]:
+    """The stream of the settings (checked), or a fresh JSON-lines file."""
+    if out is not None:
+        check_writable(out)
+        try:
+            out.write_bytes(b"")  # FileSink appends; one run, one file
+        except OSError as exc:
+            raise ConfigError(f"cannot write {out}: {exc.strerror}") from None
+        return FileSink(out), str(out)
+    client = settings.aws().client("kinesis")
+    check_stream(client, settings.stream_name)
+    return KinesisSink(client, settings.stream_name), f"kinesis:{settings.stream_name}"
+
+
+def send(
+    simulation: Simulation,
+    sink: Sink,
+    destination: str,
+    *,
+    sdk: SdkConfig,
+    speed: float | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    shutdown_timeout_s: float = 30.0,
+) -> Traffic:
+    """Track every delivery of the plan (paced when `speed` is given), then shut down."""
+    reasons: Counter[str] = Counter()
+    tracker = Tracker(sink, config=sdk, on_error=lambda _subject, reason: reasons.update([reason]))
+    try:
+        report = emit(
+            simulation.deliveries,
+            tracker,
+            pacer=Pacer(speed, simulation.config.start_ms),
+            # Flushing now and then bounds the queue: a backfill tracks far faster
+            # than any stream takes records, and a full queue would drop.
+            flush_every=max(1, min(5_000, sdk.queue_size // 2)),
+            on_progress=on_progress,
+        )
+    finally:
+        tracker.shutdown(timeout=shutdown_timeout_s)
+    return Traffic(destination, tracker.counters, report, reasons)
