@@ -95,12 +95,12 @@ def simulate_cmd(ctx: click.Context, **opts: Any) -> None:
             simulation, sink, destination, sdk=settings.sdk(), speed=opts["speed"],
             on_progress=lambda sent: status.update(f"sent {sent:,} of {total:,} records to {destination}"),
         )
-    _print_summary(simulation, destination=destination, counters=result.counters, truth_path=opts["truth_path"],
+    print_simulation(simulation, destination=destination, counters=result.counters, truth_path=opts["truth_path"],
                    elapsed_s=time.monotonic() - began)
     result.raise_if_lost()
 
 
-def _print_summary(simulation: Simulation, *, destination: str, counters: Any, truth_path: Path | None,
+def print_simulation(simulation: Simulation, *, destination: str, counters: Any, truth_path: Path | None,
                    elapsed_s: float) -> None:
     summary = simulation.summary()
     faults = summary["faults"]
