@@ -1,0 +1,223 @@
+"""Delta Lake's jars, fetched from Maven Central at set-up time, never at run time.
+
+`python -m spark_jobs.jars fetch` resolves the pinned Delta artifact and its
+runtime dependencies with Maven into `.cache/jars/<artifact>-<version>/` inside the
+repository (git-ignored), and writes a manifest last. A second call finds the
+manifest and every jar it lists and does nothing. The local SparkSession reads the
+manifest (`jar_paths`) and passes the files as `spark.jars`; it never sets
+`spark.jars.packages`, so nothing is downloaded when a job or a test starts.
+
+Dependencies that the installed pyspark already ships (same artifactId, in
+`pyspark/jars`) are left out: `spark.jars` go to a child class loader that asks
+Spark's own class path first, so a second copy could never be loaded anyway (Delta
+4.4 declares Hadoop, Parquet, Jackson, Scala and log4j as compile dependencies,
+about 60 MB that Spark already has).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ottlake.errors import JobError
+
+# The jar line that matches pyspark 4.1 (Spark binary 4.1, Scala 2.13). Pinned.
+# The Python package is delta-spark 4.4.1, but Maven Central as reached here serves
+# io.delta:delta-spark_4.1_2.13 only up to 4.4.0 (4.4.1 answers 404, checked with
+# its maven-metadata.xml); a patch release keeps the JVM API the Python wrapper
+# calls, and tests/unit/test_spark_session.py round-trips a Delta table through
+# both. Bump this to the Python package's version once Central serves it.
+DELTA_GROUP = "io.delta"
+DELTA_ARTIFACT = "delta-spark_4.1_2.13"
+DELTA_VERSION = "4.4.0"
+# Pinned too, so that the resolution does not depend on Maven's bundled default.
+DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+
+FETCH_COMMAND = "python -m spark_jobs.jars fetch"
+MANIFEST = "manifest.json"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CACHE = REPO_ROOT / ".cache" / "jars"
+
+Runner = Callable[..., Any]  # subprocess.run's shape, replaceable in tests
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    group: str = DELTA_GROUP
+    artifact: str = DELTA_ARTIFACT
+    version: str = DELTA_VERSION
+
+    def __str__(self) -> str:
+        return f"{self.group}:{self.artifact}:{self.version}"
+
+    @property
+    def folder(self) -> str:
+        return f"{self.artifact}-{self.version}"
+
+
+DELTA = Coordinates()
+
+
+def jars_dir(cache: Path = DEFAULT_CACHE, coords: Coordinates = DELTA) -> Path:
+    """The folder that holds one resolved artifact's jars and manifest."""
+    return cache / coords.folder
+
+
+def jar_paths(cache: Path = DEFAULT_CACHE, coords: Coordinates = DELTA) -> list[Path]:
+    """The fetched jars, in manifest order; JobError naming the fetch command if any
+    is missing (a job must not fall back to a download)."""
+    folder = jars_dir(cache, coords)
+    paths = _complete(folder, coords)
+    if paths is None:
+        raise JobError(
+            f"Delta jars {coords} are not in {folder}: run `{FETCH_COMMAND}` "
+            "(part of the install step) once, with Maven Central reachable"
+        )
+    return paths
+
+
+def shipped_artifact_ids(spark_jars: Path | None = None) -> list[str]:
+    """artifactIds of the jars the installed pyspark ships (`name-1.2.3.jar`)."""
+    if spark_jars is None:
+        import pyspark
+
+        spark_jars = Path(pyspark.__file__).parent / "jars"
+    ids = set()
+    for jar in spark_jars.glob("*.jar"):
+        # The artifactId ends at the first '-' followed by a digit: the version.
+        match = re.match(r"^(?P<artifact>.+?)-\d[^/]*\.jar$", jar.name)
+        if match:
+            ids.add(match.group("artifact"))
+    return sorted(ids)
+
+
+def pom(coords: Coordinates = DELTA) -> str:
+    """A throw-away project whose only dependency is the artifact to resolve."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.ottlake</groupId>
+  <artifactId>ottlake-spark-jars</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>{coords.group}</groupId>
+      <artifactId>{coords.artifact}</artifactId>
+      <version>{coords.version}</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+
+def fetch(
+    cache: Path = DEFAULT_CACHE,
+    coords: Coordinates = DELTA,
+    *,
+    exclude: Sequence[str] | None = None,
+    run: Runner = subprocess.run,
+) -> list[Path]:
+    """Resolve `coords` into the cache unless it is already complete; the jars.
+
+    Maven's local repository is `cache/m2`, so set-up writes nothing outside the
+    repository. The jars land in a temporary folder and move into place whole, and
+    the manifest is written last: an interrupted fetch leaves no half folder that
+    a later session would take for complete.
+    """
+    folder = jars_dir(cache, coords)
+    done = _complete(folder, coords)
+    if done is not None:
+        return done
+    mvn = shutil.which("mvn")
+    if mvn is None and run is subprocess.run:
+        raise JobError(f"Maven (mvn) is not installed; it is needed once by `{FETCH_COMMAND}`")
+    excluded = list(shipped_artifact_ids() if exclude is None else exclude)
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache, prefix=".fetch-") as tmp:
+        work = Path(tmp)
+        (work / "pom.xml").write_text(pom(coords), encoding="utf-8")
+        out = work / "jars"
+        command = [
+            mvn or "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(work / "pom.xml"),
+            f"-Dmaven.repo.local={cache / 'm2'}",
+            f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={out}",
+        ]
+        if excluded:
+            command.append(f"-DexcludeArtifactIds={','.join(excluded)}")
+        result = run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+            raise JobError(f"Maven could not resolve {coords}:\n{tail}")
+        jars = sorted(out.glob("*.jar"))
+        main_jar = f"{coords.artifact}-{coords.version}.jar"
+        if main_jar not in {jar.name for jar in jars}:
+            raise JobError(f"Maven finished but {main_jar} is not among {[j.name for j in jars]}")
+        if folder.exists():
+            shutil.rmtree(folder)  # incomplete leftovers: no manifest, or a jar missing
+        out.rename(folder)
+    manifest = {
+        "coordinates": str(coords),
+        "jars": {jar.name: _sha256(folder / jar.name) for jar in jars},
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return [folder / jar.name for jar in jars]
+
+
+def _complete(folder: Path, coords: Coordinates) -> list[Path] | None:
+    """The jars of a finished fetch of `coords`, or None."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if manifest.get("coordinates") != str(coords):
+        return None
+    paths = [folder / name for name in manifest.get("jars", {})]
+    if not paths or not all(path.is_file() for path in paths):
+        return None
+    return paths
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spark_jobs.jars", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("fetch", "resolve the jars unless already there"), ("path", "print the jars")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="cache folder")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "fetch":
+            before = _complete(jars_dir(args.cache), DELTA)
+            paths = fetch(args.cache)
+            state = "already present" if before is not None else "fetched"
+            print(f"{DELTA}: {len(paths)} jars {state} in {jars_dir(args.cache)}")
+        else:
+            print(",".join(str(path) for path in jar_paths(args.cache)))
+    except JobError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,353 @@
+"""The per-session columns of qoe-metrics.md section 2, and its worked example
+(section 5). All cases are folded by one `play_sessions` run."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from spark_jobs.columns import PLAY_SESSIONS_SCHEMA
+from spark_jobs.transforms.sessions import play_sessions
+from tests.fixtures_spark import MINUTE_MS, SessionCases, event_rows, events_frame, spent
+
+CASES = SessionCases()
+WATERMARK = CASES.watermark_ms
+FATAL = {"error_fatal": True, "error_message": "stopped"}
+NON_FATAL = {"error_fatal": False, "error_message": "retrying"}
+
+
+@pytest.fixture(scope="module")
+def folded(spark):
+    return CASES.fold(spark)
+
+
+def millis(moment: datetime) -> int:
+    """Epoch ms of a collected timestamp (pyspark returns local naive datetimes)."""
+    return round(moment.timestamp() * 1000)
+
+
+# --- section 5 ---------------------------------------------------------------------
+
+WORKED_EXAMPLE = CASES.add(
+    "worked_example",
+    [
+        (0, "view_start"),
+        (500, "player_ready"),
+        (1000, "play_request"),
+        (2200, "buffer_start"),
+        (3000, "playing", {"bitrate_kbps": 3000, "playhead_ms": 0}),
+        (13000, "heartbeat", {"bitrate_kbps": 3000}),
+        (20000, "buffer_start"),
+        (21500, "buffer_end"),
+        (30000, "rendition_change", {"bitrate_kbps": 6000}),
+        (40000, "pause"),
+        (50000, "play_request"),
+        (50400, "playing"),
+        (60000, "ended", {"playhead_ms": 60000}),
+    ],
+    content_duration_ms=60000,
+    # near the watermark, so that is_final comes from `ended`, not from time
+    origin_ms=WATERMARK - 2 * MINUTE_MS,
+)
+
+
+def test_worked_example(folded):
+    session = folded[WORKED_EXAMPLE]
+    assert session["startup_time_ms"] == 2000
+    assert session["play_time_ms"] == 17000 + 18500 + 9600 == 45100
+    assert (session["rebuffer_time_ms"], session["rebuffer_count"]) == (1500, 1)
+    assert session["pause_time_ms"] == 10400
+    assert session["watch_time_ms"] == 48600
+    assert session["rebuffer_ratio"] == pytest.approx(0.0308642, abs=1e-6)
+    assert session["played_kbits"] == 3000 * 25.5 + 6000 * 19.6 == 194100
+    assert session["bitrate_play_ms"] == 45100
+    assert session["avg_bitrate_kbps"] == pytest.approx(4303.77, abs=0.01)
+    assert (session["upshift_count"], session["downshift_count"]) == (1, 0)
+    assert session["start_outcome"] == "started"
+    assert session["completed"] is True
+    assert session["percent_complete"] == 1.0
+    assert session["is_final"] is True
+    # and the rest of the row
+    assert (session["ad_time_ms"], session["seek_time_ms"], session["seek_count"]) == (0, 0, 0)
+    assert (session["error_count"], session["fatal_error_code"], session["playback_failure"]) == (0, None, False)
+    assert (session["max_playhead_ms"], session["event_count"]) == (60000, 13)
+    assert millis(session["start_time"]) == WATERMARK - 2 * MINUTE_MS
+    assert millis(session["end_time"]) == WATERMARK - 2 * MINUTE_MS + 60000
+
+
+# --- start_outcome and is_final --------------------------------------------------------
+
+NEAR = WATERMARK - 10 * MINUTE_MS  # not final unless closed
+OUTCOMES = {
+    "started": CASES.add("outcome_started", [(0, "play_request"), (1000, "playing")], origin_ms=NEAR),
+    "start_failure": CASES.add(
+        "outcome_start_failure",
+        [(0, "play_request"), (2000, "error", {**FATAL, "error_code": "E_DRM"})],
+        origin_ms=NEAR,
+    ),
+    "exit_before_start": CASES.add(
+        "outcome_exit_before_start", [(0, "play_request"), (3000, "view_end")], origin_ms=NEAR
+    ),
+    "exit_before_start_by_watermark": CASES.add(
+        "outcome_exit_before_start_by_watermark", [(0, "view_start"), (100, "play_request")]
+    ),
+    "no_attempt": CASES.add("outcome_no_attempt", [(0, "view_start"), (1000, "view_end")], origin_ms=NEAR),
+    "no_attempt_by_watermark": CASES.add(
+        "outcome_no_attempt_by_watermark", [(0, "view_start"), (1000, "player_ready")]
+    ),
+    "in_progress": CASES.add("outcome_in_progress", [(0, "view_start"), (100, "play_request")], origin_ms=NEAR),
+    "in_progress_no_intent": CASES.add("outcome_in_progress_no_intent", [(0, "view_start")], origin_ms=NEAR),
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "outcome", "is_final"),
+    [
+        ("started", "started", False),  # a first frame is a start, final or not
+        ("start_failure", "start_failure", True),
+        ("exit_before_start", "exit_before_start", True),
+        ("exit_before_start_by_watermark", "exit_before_start", True),
+        ("no_attempt", "no_attempt", True),
+        ("no_attempt_by_watermark", "no_attempt", True),
+        ("in_progress", "in_progress", False),
+        ("in_progress_no_intent", "in_progress", False),
+    ],
+)
+def test_start_outcome(folded, case, outcome, is_final):
+    session = folded[OUTCOMES[case]]
+    assert (session["start_outcome"], session["is_final"]) == (outcome, is_final)
+
+
+THIRTY_MINUTES_BEFORE = CASES.add(
+    "last_event_30_minutes_before_watermark",
+    [(0, "play_request"), (1000, "playing")],
+    origin_ms=WATERMARK - 30 * MINUTE_MS - 1000,
+)
+LONGER_BEFORE = CASES.add(
+    "last_event_just_over_30_minutes_before_watermark",
+    [(0, "play_request"), (1000, "playing")],
+    origin_ms=WATERMARK - 30 * MINUTE_MS - 1001,
+)
+# The derived time, not the device clock, decides: this device's clock runs an hour
+# behind, so its event_ts look 90 minutes old but the events are 30 minutes old.
+SKEWED_CLOCK = CASES.add(
+    "device_clock_an_hour_behind",
+    [
+        (
+            0,
+            "play_request",
+            {"sent_ts": WATERMARK - 90 * MINUTE_MS + 500, "received_ts": WATERMARK - 30 * MINUTE_MS + 500},
+        ),
+        (
+            100,
+            "playing",
+            {"sent_ts": WATERMARK - 90 * MINUTE_MS + 500, "received_ts": WATERMARK - 30 * MINUTE_MS + 500},
+        ),
+    ],
+    origin_ms=WATERMARK - 90 * MINUTE_MS,
+)
+
+
+def test_is_final_when_the_last_event_is_more_than_30_minutes_before_the_watermark(folded):
+    assert folded[THIRTY_MINUTES_BEFORE]["is_final"] is False
+    assert folded[LONGER_BEFORE]["is_final"] is True
+    skewed = folded[SKEWED_CLOCK]
+    # event_time = received_ts - (sent_ts - event_ts)
+    assert millis(skewed["start_time"]) == WATERMARK - 30 * MINUTE_MS
+    assert millis(skewed["end_time"]) == WATERMARK - 30 * MINUTE_MS + 100
+    assert skewed["is_final"] is False
+
+
+# --- startup_time_ms --------------------------------------------------------------------
+
+NO_FIRST_FRAME = OUTCOMES["exit_before_start"]
+AUTOPLAY = CASES.add(
+    "first_frame_without_play_request",
+    [
+        (0, "view_start"),
+        (1000, "playing"),
+        (5000, "pause"),
+        (6000, "play_request"),
+        (7000, "playing"),
+        (8000, "view_end"),
+    ],
+)
+
+
+def test_startup_time_is_null_without_a_first_frame_or_a_play_request_before_it(folded):
+    assert folded[NO_FIRST_FRAME]["startup_time_ms"] is None
+    autoplay = folded[AUTOPLAY]
+    assert autoplay["startup_time_ms"] is None
+    assert spent(autoplay) == {"playing": 4000 + 1000, "paused": 2000}
+    assert autoplay["watch_time_ms"] == 5000
+
+
+def test_watch_time_is_the_sum_of_its_parts_and_excludes_pause(folded):
+    for session in folded.values():
+        parts = ("play_time_ms", "ad_time_ms", "rebuffer_time_ms", "seek_time_ms")
+        assert session["watch_time_ms"] == (session["startup_time_ms"] or 0) + sum(session[p] for p in parts)
+
+
+def test_rebuffer_ratio_is_null_when_watch_time_is_0(folded):
+    session = folded[OUTCOMES["no_attempt"]]
+    assert (session["watch_time_ms"], session["rebuffer_ratio"]) == (0, None)
+
+
+# --- failures and errors ----------------------------------------------------------------
+
+PLAYBACK_FAILURE = CASES.add(
+    "fatal_after_first_frame",
+    [(0, "play_request"), (1000, "playing"), (5000, "error", {**FATAL, "error_code": "E_NET"})],
+)
+ERRORS = CASES.add(
+    "several_errors",
+    [
+        (0, "play_request"),
+        (1000, "playing"),
+        (2000, "error", {**NON_FATAL, "error_code": "E_SOFT"}),
+        (3000, "error", {**FATAL, "error_code": "E_FIRST_FATAL"}),
+        (4000, "error", {**FATAL, "error_code": "E_SECOND_FATAL"}),  # after closed
+    ],
+)
+
+
+def test_playback_failure_is_a_fatal_error_after_the_first_frame(folded):
+    failed = folded[PLAYBACK_FAILURE]
+    assert (failed["playback_failure"], failed["start_outcome"], failed["fatal_error_code"]) == (
+        True,
+        "started",
+        "E_NET",
+    )
+    before_start = folded[OUTCOMES["start_failure"]]
+    assert (before_start["playback_failure"], before_start["fatal_error_code"]) == (False, "E_DRM")
+
+
+def test_fatal_error_code_is_the_first_fatal_ones(folded):
+    session = folded[ERRORS]
+    assert (session["fatal_error_code"], session["error_count"], session["event_count"]) == ("E_FIRST_FATAL", 2, 5)
+
+
+# --- bitrate ------------------------------------------------------------------------------
+
+SHIFTS = CASES.add(
+    "shifts",
+    [
+        (0, "play_request"),
+        (500, "rendition_change", {"bitrate_kbps": 2000}),  # none in force: no shift
+        (1000, "playing", {"bitrate_kbps": 2000}),
+        (3000, "rendition_change", {"bitrate_kbps": 4000}),  # up
+        (5000, "rendition_change", {"bitrate_kbps": 1000}),  # down
+        (6000, "rendition_change", {"bitrate_kbps": 1000}),  # same: neither
+        (7000, "heartbeat", {"bitrate_kbps": 1500}),  # in force from here, not a shift
+        (8000, "rendition_change", {"bitrate_kbps": 1200}),  # down from 1500
+        (8500, "rendition_change"),  # no bitrate: neither
+        (9000, "view_end"),
+    ],
+)
+NO_BITRATE_AT_FIRST = CASES.add(
+    "bitrate_known_late",
+    [
+        (0, "play_request"),
+        (1000, "playing"),
+        (3000, "heartbeat", {"bitrate_kbps": 3000}),
+        (4000, "ad_break_start", {"ad_break_id": "b"}),  # ad time is not content play time
+        (6000, "ad_break_end", {"ad_break_id": "b"}),
+        (7000, "view_end"),
+    ],
+)
+NO_BITRATE = CASES.add("no_bitrate", [(0, "play_request"), (1000, "playing"), (3000, "view_end")])
+
+
+def test_upshift_and_downshift_against_the_bitrate_in_force(folded):
+    session = folded[SHIFTS]
+    assert (session["upshift_count"], session["downshift_count"]) == (1, 2)
+    # 2000 kbps x 2 s + 4000 x 2 + 1000 x 2 + 1500 x 1 + 1200 x 1
+    assert session["played_kbits"] == 4000 + 8000 + 2000 + 1500 + 1200
+    assert session["bitrate_play_ms"] == 8000
+
+
+def test_bitrate_play_time_needs_a_bitrate_in_force(folded):
+    session = folded[NO_BITRATE_AT_FIRST]
+    assert spent(session) == {"starting": 1000, "playing": 2000 + 1000 + 1000, "ad": 2000}
+    assert (session["bitrate_play_ms"], session["played_kbits"], session["avg_bitrate_kbps"]) == (2000, 6000, 3000)
+    none = folded[NO_BITRATE]
+    assert (none["bitrate_play_ms"], none["played_kbits"], none["avg_bitrate_kbps"]) == (0, 0, None)
+
+
+# --- percent_complete ---------------------------------------------------------------------
+
+PERCENT = {
+    "half": CASES.add("vod_half", [(0, "playing", {"playhead_ms": 30000})], content_duration_ms=60000),
+    "capped": CASES.add("vod_past_end", [(0, "playing", {"playhead_ms": 70000})], content_duration_ms=60000),
+    "live": CASES.add("live", [(0, "playing", {"playhead_ms": 30000})], content_type="live", content_duration_ms=60000),
+    "zero": CASES.add("vod_zero_duration", [(0, "playing", {"playhead_ms": 30000})], content_duration_ms=0),
+    "unknown": CASES.add("vod_no_duration", [(0, "playing", {"playhead_ms": 30000})]),
+    "no_playhead": CASES.add("vod_no_playhead", [(0, "playing")], content_duration_ms=60000),
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [("half", 0.5), ("capped", 1.0), ("live", None), ("zero", None), ("unknown", None), ("no_playhead", None)],
+)
+def test_percent_complete(folded, case, expected):
+    assert folded[PERCENT[case]]["percent_complete"] == expected
+
+
+# --- dimensions, dates ---------------------------------------------------------------------
+
+DIMENSIONS = CASES.add(
+    "dimensions",
+    [
+        (0, "view_start", {"device_type": "tv"}),
+        (1000, "player_ready", {"cdn": "cdn-a", "device_type": "mobile"}),
+        (1000, "play_request", {"cdn": "cdn-b", "country": "DE"}),
+        (2000, "playing", {"cdn": "cdn-c", "country": "FR", "os_name": "tvOS"}),
+        (3000, "ended"),
+        (4000, "view_end", {"player_name": "late-player"}),  # after closed
+    ],
+)
+CASES.rows.reverse()  # arrival order must not matter
+
+
+def test_dimensions_are_the_first_non_null_value_in_event_order(folded):
+    session = folded[DIMENSIONS]
+    assert (session["device_type"], session["cdn"], session["country"], session["os_name"]) == (
+        "tv",
+        "cdn-a",
+        "DE",
+        "tvOS",
+    )
+    assert session["player_name"] is None  # only carried by an event after closed
+    assert (session["viewer_id"], session["content_id"], session["content_type"]) == ("viewer-1", "content-1", "vod")
+
+
+def test_session_date_is_the_utc_date_of_start_time(spark):
+    just_before_midnight = int(datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC).timestamp() * 1000)
+    rows = event_rows(
+        "midnight", [(0, "play_request"), (500, "playing"), (5000, "view_end")], origin_ms=just_before_midnight
+    )
+    # A session time zone far from UTC must not move the date.
+    spark.conf.set("spark.sql.session.timeZone", "Pacific/Kiritimati")
+    try:
+        (session,) = play_sessions(events_frame(spark, rows), watermark_ms=WATERMARK).collect()
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+    assert session["session_date"] == date(2026, 3, 1)
+    assert millis(session["end_time"]) == just_before_midnight + 5000
+
+
+def test_output_has_the_play_sessions_schema(spark):
+    frame = play_sessions(events_frame(spark, CASES.rows[:3]), watermark_ms=WATERMARK)
+    assert [(f.name, f.dataType) for f in frame.schema] == [(f.name, f.dataType) for f in PLAY_SESSIONS_SCHEMA]
+    assert frame.schema["watch_time_ms"].metadata["comment"].startswith("startup + play")
+
+
+def test_one_row_per_play_session_and_one_shuffle(spark, folded):
+    assert len(folded) == len({row["play_session_id"] for row in CASES.rows})
+    frame = play_sessions(events_frame(spark, CASES.rows), watermark_ms=WATERMARK)
+    plan = frame._jdf.queryExecution().executedPlan().toString()
+    assert plan.count("Exchange") == 1
+    assert "hashpartitioning(play_session_id" in plan
+    assert "PythonUDF" not in plan and "BatchEvalPython" not in plan and "ArrowEvalPython" not in plan

@@ -1,0 +1,81 @@
+"""The one SparkSession builder: local and EMR settings, Delta from the set-up cache."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ottlake.errors import JobError
+from spark_jobs import jars
+from spark_jobs.spark import DELTA_CONF, session_conf
+
+LAUNCH_SETTINGS = (
+    "spark.master",
+    "spark.driver.memory",
+    "spark.jars",
+    "spark.jars.packages",
+    "spark.ui.enabled",
+    "spark.sql.shuffle.partitions",
+)
+
+
+def test_emr_sets_nothing_emr_provides():
+    conf = session_conf("emr")
+    assert not set(LAUNCH_SETTINGS) & set(conf)
+    assert conf == {"spark.sql.session.timeZone": "UTC", **DELTA_CONF}
+
+
+def test_local_without_fetched_jars_names_the_fetch_command(tmp_path):
+    with pytest.raises(JobError, match="python -m spark_jobs.jars fetch"):
+        session_conf("local", jars_cache=tmp_path)
+
+
+def test_unknown_mode_is_refused():
+    with pytest.raises(ValueError, match="local or emr"):
+        session_conf("yarn")  # type: ignore[arg-type]
+
+
+def test_local_session_settings(spark):
+    conf = spark.sparkContext.getConf()
+    assert conf.get("spark.master") == "local[2]"
+    assert conf.get("spark.driver.memory") == "4g"
+    assert conf.get("spark.ui.enabled") == "false"
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    assert spark.conf.get("spark.sql.extensions") == DELTA_CONF["spark.sql.extensions"]
+    assert conf.get("spark.jars.packages", None) is None
+    used = {Path(path.removeprefix("file:")).name for path in conf.get("spark.jars").split(",")}
+    assert f"{jars.DELTA.artifact}-{jars.DELTA.version}.jar" in used
+    assert used == {path.name for path in jars.jar_paths()}
+
+
+def test_delta_round_trip_and_merge(spark, tmp_path):
+    from delta.tables import DeltaTable
+
+    path = str(tmp_path / "table")
+    spark.createDataFrame([(1, "a"), (2, "b")], "id long, value string").write.format("delta").save(path)
+    updates = spark.createDataFrame([(2, "B"), (3, "c")], "id long, value string")
+    table = DeltaTable.forPath(spark, path)
+    (
+        table.alias("t")
+        .merge(updates.alias("u"), "t.id = u.id")
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+    assert sorted(map(tuple, spark.read.format("delta").load(path).collect())) == [(1, "a"), (2, "B"), (3, "c")]
+    assert [row["operation"] for row in table.history().orderBy("version").collect()] == ["WRITE", "MERGE"]
+
+
+def test_importing_the_jobs_starts_no_session():
+    code = (
+        "import spark_jobs.spark, spark_jobs.columns, spark_jobs.jars\n"
+        "import spark_jobs.transforms.sessions, spark_jobs.transforms.viewers, spark_jobs.transforms.aggregates\n"
+        "from pyspark.sql import SparkSession\n"
+        "from pyspark import SparkContext\n"
+        "assert SparkSession.getActiveSession() is None and SparkContext._active_spark_context is None\n"
+        "assert SparkContext._gateway is None, 'a JVM was launched'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=jars.REPO_ROOT, timeout=120)
