@@ -1,33 +1,41 @@
 # The two set-up commands of the README: `make demo` and `make test`.
-# Both create .venv in the repo root and install everything themselves.
+# Both create .venv in the repo root and install everything themselves: missing
+# system packages from Debian, the Python packages (pinned in constraints.txt),
+# and Delta's jars from Maven Central (cached in .cache/jars, never fetched by a job).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+JARS := .cache/jars/.fetched
 
 .PHONY: install demo test test-fast bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(JARS)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt scripts/ensure-system.sh
+	bash scripts/ensure-system.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e '.[all]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+$(JARS): $(STAMP) spark_jobs/jars.py
+	$(PY) -m spark_jobs.jars fetch
+	touch $(JARS)
+
+demo: install
 	$(VENV)/bin/ottlake demo
 
-test: $(STAMP)
+test: install
 	$(VENV)/bin/pytest tests
 
-test-fast: $(STAMP)
+test-fast: install
 	$(VENV)/bin/pytest tests -m "not slow"
 
-bench: $(STAMP)
+bench: install
 	$(PY) -m benchmarks.run
 
 clean:
 	-$(VENV)/bin/ottlake stack down
-	rm -rf $(VENV) .ottlake lake
+	rm -rf $(VENV) .cache .ottlake lake
