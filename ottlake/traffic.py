@@ -17,7 +17,9 @@ from typing import Any
 from ottlake.errors import ConfigError, ProducerError
 from ottlake.settings import Settings
 from producers.sdk import Counters, FileSink, KinesisSink, SdkConfig, Sink, Tracker
+from consumers.raw_zone import open_raw_zone
 from producers.simulator import EmitReport, Pacer, Simulation, emit
+from producers.simulator.landing import Landed, land
 
 
 @dataclass(frozen=True)
@@ -106,3 +108,10 @@ def send(
     finally:
         tracker.shutdown(timeout=shutdown_timeout_s)
     return Traffic(destination, tracker.counters, report, reasons)
+
+
+def land_in_raw_zone(simulation: Simulation, settings: Settings, *, lake: str) -> Landed:
+    """The simulation's deliveries as raw objects of `lake` (a folder or s3://...),
+    as the SDK would stamp them and the lake sink would write them."""
+    store = open_raw_zone(lake, s3_client_factory=lambda: settings.aws().client("s3"))
+    return land(simulation.deliveries, store, stream_name=settings.stream_name, shards=settings.stream_shards)

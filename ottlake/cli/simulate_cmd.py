@@ -51,6 +51,9 @@ class _OneLineErrors(click.Command):
               help="Window start, epoch ms (default: now minus --minutes). The window must end by now.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write JSON lines to this file instead of the stream.")
+@click.option("--raw-zone", "raw_zone_lake", default=None, metavar="LAKE",
+              help="Land the events straight in this lake's raw zone (gzip NDJSON in Firehose's layout, "
+                   "stamped as the SDK and the lake sink would), skipping the stream.")
 @click.option("--truth", "truth_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the ground truth, one JSON line per play session.")
 @click.option("--scenario", type=click.Choice(SCENARIOS), default="default", show_default=True,
@@ -84,11 +87,19 @@ def simulate_cmd(ctx: click.Context, **opts: Any) -> None:
     # Fail before the work, not after it: an unwritable file or an unreachable stream.
     if opts["truth_path"] is not None:
         traffic.check_writable(opts["truth_path"])
-    sink, destination = traffic.open_sink(settings, out=opts["out"])
+    if opts["raw_zone_lake"] is not None and opts["out"] is not None:
+        raise ConfigError("--raw-zone and --out both say where the events go: give one")
     began = time.monotonic()
+    if opts["raw_zone_lake"] is not None:
+        simulation = simulate(config)
+        _write_truth(simulation, opts["truth_path"])
+        landed = traffic.land_in_raw_zone(simulation, settings, lake=opts["raw_zone_lake"])
+        print_simulation(simulation, destination=f"raw zone of {opts['raw_zone_lake']} ({landed.objects:,} objects)",
+                         counters=None, truth_path=opts["truth_path"], elapsed_s=time.monotonic() - began)
+        return
+    sink, destination = traffic.open_sink(settings, out=opts["out"])
     simulation = simulate(config)
-    if opts["truth_path"] is not None:
-        write_truth((s.truth for s in simulation.sessions), opts["truth_path"])
+    _write_truth(simulation, opts["truth_path"])
     total = len(simulation.deliveries)
     with console.status(f"sending {total:,} records to {destination}") as status:
         result = traffic.send(
@@ -96,8 +107,13 @@ def simulate_cmd(ctx: click.Context, **opts: Any) -> None:
             on_progress=lambda sent: status.update(f"sent {sent:,} of {total:,} records to {destination}"),
         )
     print_simulation(simulation, destination=destination, counters=result.counters, truth_path=opts["truth_path"],
-                   elapsed_s=time.monotonic() - began)
+                     elapsed_s=time.monotonic() - began)
     result.raise_if_lost()
+
+
+def _write_truth(simulation: Simulation, path: Path | None) -> None:
+    if path is not None:
+        write_truth((s.truth for s in simulation.sessions), path)
 
 
 def print_simulation(simulation: Simulation, *, destination: str, counters: Any, truth_path: Path | None,
@@ -119,8 +135,10 @@ def print_simulation(simulation: Simulation, *, destination: str, counters: Any,
     names = [i.name for i in config.incidents]
     table.add_row("incidents", "; ".join(f"{n} ({touched.get(n, 0):,} sessions)" for n in names) or "none")
     table.add_row("sent to", destination)
-    table.add_row("tracker", f"queued {counters.queued:,}, sent {counters.sent:,}, retried {counters.retried:,}, "
-                             f"failed {counters.failed:,}, dropped {counters.dropped:,}, invalid {counters.invalid:,}")
+    if counters is not None:
+        table.add_row("tracker", f"queued {counters.queued:,}, sent {counters.sent:,}, retried {counters.retried:,}, "
+                                 f"failed {counters.failed:,}, dropped {counters.dropped:,}, "
+                                 f"invalid {counters.invalid:,}")
     if truth_path is not None:
         table.add_row("truth", str(truth_path))
     table.add_row("elapsed", f"{elapsed_s:.1f} s")
