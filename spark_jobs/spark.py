@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 Mode = Literal["local", "emr"]
 
+# Errors only, on stderr (the JVM's INFO/WARN start-up chatter would bury the CLI's output).
+LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
+
 DELTA_CONF: dict[str, str] = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -49,7 +52,7 @@ LOCAL_CONF: dict[str, str] = {
     "spark.databricks.delta.snapshotPartitions": "8",
     # A JVM-wide UTC default too, so that anything outside Spark SQL (log lines,
     # Java date formatting in Delta's commit info) agrees with the session.
-    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.driver.extraJavaOptions": f"-Duser.timezone=UTC -Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}",
 }
 
 

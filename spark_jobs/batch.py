@@ -1,0 +1,62 @@
+"""`ottlake batch`: bronze, play sessions, viewer sessions and aggregates, in order,
+in one SparkSession, over the raw objects no earlier run consumed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pyspark.sql import SparkSession
+
+from ottlake.errors import JobError, OttlakeError
+
+from spark_jobs.jobs import aggregates, bronze, sessions, viewers
+from spark_jobs.jobs.common import StageReport, Window
+from spark_jobs.lake import Lake
+
+STAGES: tuple[tuple[str, Callable[..., StageReport]], ...] = (
+    ("bronze", bronze.run),
+    ("sessions", sessions.run),
+    ("viewer_sessions", viewers.run),
+    ("aggregates", aggregates.run),
+)
+
+
+@dataclass
+class BatchReport:
+    stages: list[StageReport] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def run_batch(
+    spark: SparkSession,
+    lake: Lake,
+    *,
+    window: Window = Window(),
+    on_stage: Callable[[str], None] = lambda _name: None,
+) -> BatchReport:
+    """Run every stage; the first failure (an OttlakeError) stops the rest."""
+    import time
+
+    report = BatchReport()
+    for name, stage in STAGES:
+        on_stage(name)
+        began = time.perf_counter()
+        try:
+            report.stages.append(stage(spark, lake, window=window))
+        except OttlakeError:
+            raise
+        except Exception as exc:  # Spark's and the JVM's errors: one line, naming the stage
+            raise JobError(f"stage {name} failed: {spark_error_line(exc)}") from None
+        report.seconds[name] = time.perf_counter() - began
+    return report
+
+
+def spark_error_line(exc: BaseException) -> str:
+    """The one line of a Spark or JVM error that says what went wrong."""
+    text = str(exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:  # the JVM's own message, past py4j's preamble
+        if "Exception:" in line or "Error:" in line or line.startswith("[") :
+            return line[:500]
+    return (lines[0] if lines else type(exc).__name__)[:500]

@@ -1,0 +1,162 @@
+"""Delta reads and writes shared by every job: create, read changes, merge.
+
+Every table write is one Delta commit, so a failing job never leaves a partial
+table visible. Writes that must be idempotent are MERGEs keyed on the table's key
+(STYLE.md), with the partition values of the rows involved in the condition so
+that Delta prunes the files it reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+# The source rows of a merge carry what to do with their key.
+_OP = "_ottlake_op"
+_UPSERT, _DELETE = "upsert", "delete"
+
+
+def ensure_table(
+    spark: SparkSession,
+    path: str,
+    schema: T.StructType,
+    *,
+    partition_by: Sequence[str] = (),
+    change_feed: bool = False,
+) -> None:
+    """Create the Delta table at `path` if it is not there (an empty version 0).
+
+    `change_feed` turns on Delta's change data feed from the first version, so that
+    the next job reads only the rows this one changed."""
+    from delta.tables import DeltaTable
+
+    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
+    if partition_by:
+        builder = builder.partitionedBy(*(str(column) for column in partition_by))
+    if change_feed:
+        builder = builder.property("delta.enableChangeDataFeed", "true")
+    builder.execute()
+
+
+def current_version(spark: SparkSession, path: str) -> int:
+    from delta.tables import DeltaTable
+
+    return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
+
+
+def is_empty(spark: SparkSession, path: str) -> bool:
+    from delta.tables import DeltaTable
+
+    return int(DeltaTable.forPath(spark, path).detail().select("numFiles").first()[0]) == 0
+
+
+def read_table(spark: SparkSession, path: str) -> DataFrame:
+    return spark.read.format("delta").load(path)
+
+
+def changes_since(spark: SparkSession, path: str, version: int, *, until: int) -> DataFrame:
+    """Rows changed by versions (version, until], from the change data feed, with
+    Delta's `_change_type` (insert, update_preimage, update_postimage, delete)."""
+    return (
+        spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", version + 1)
+        .option("endingVersion", until)
+        .load(path)
+    )
+
+
+def merge_rows(
+    spark: SparkSession,
+    path: str,
+    fresh: DataFrame,
+    *,
+    keys: Sequence[str],
+    prune: Mapping[str, Sequence[Any]] | None = None,
+    replace_scope: DataFrame | None = None,
+    inserted_only: bool = False,
+    update_when: str | None = None,
+) -> None:
+    """Upsert `fresh` into the table by `keys` (null-safe), in one commit.
+
+    - A matched row is rewritten only when a value differs, so a re-run with the
+      same input changes nothing (no new files, no change-feed rows).
+    - `replace_scope` (a frame of values of some target columns, e.g. the viewers
+      recomputed) makes `fresh` the whole truth for those slices: target rows in the
+      scope whose key is not in `fresh` are deleted in the same commit.
+    - `prune` restricts the target side to these values of its (partition)
+      columns; it must cover every row the merge can match.
+    - `inserted_only`: matched rows are left alone (first copy wins), unless
+      `update_when` (a condition on `t.` and `s.`) says to replace them.
+    """
+    from delta.tables import DeltaTable
+
+    target = DeltaTable.forPath(spark, path)
+    columns = [field.name for field in target.toDF().schema.fields]
+    if is_empty(spark, path):
+        # Nothing to match: a plain append is the same commit, without the join.
+        fresh.select(*columns).write.format("delta").mode("append").save(path)
+        return
+    source = fresh.select(*columns).withColumn(_OP, F.lit(_UPSERT))
+    if replace_scope is not None:
+        source = source.unionByName(_stale_keys(target.toDF(), fresh, keys, replace_scope), allowMissingColumns=True)
+
+    condition = " AND ".join([f"t.`{k}` <=> s.`{k}`" for k in keys] + _prune_sql(prune))
+    assign = {f"`{c}`": f"s.`{c}`" for c in columns}
+    merge = target.alias("t").merge(source.alias("s"), condition)
+    if replace_scope is not None:
+        merge = merge.whenMatchedDelete(condition=f"s.{_OP} = '{_DELETE}'")
+    if inserted_only:
+        if update_when:
+            merge = merge.whenMatchedUpdate(condition=f"s.{_OP} = '{_UPSERT}' AND ({update_when})", set=assign)
+    else:
+        differs = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in columns if c not in keys)
+        merge = merge.whenMatchedUpdate(condition=f"s.{_OP} = '{_UPSERT}' AND ({differs or 'false'})", set=assign)
+    merge.whenNotMatchedInsert(condition=f"s.{_OP} = '{_UPSERT}'", values=assign).execute()
+
+
+def _stale_keys(target: DataFrame, fresh: DataFrame, keys: Sequence[str], scope: DataFrame) -> DataFrame:
+    """Keys of target rows inside `scope` that `fresh` no longer has: to delete."""
+    in_scope = target.join(scope, on=list(scope.columns), how="left_semi").select(*keys).alias("old")
+    new_keys = fresh.select(*keys).alias("new")
+    same = [F.col(f"old.`{k}`").eqNullSafe(F.col(f"new.`{k}`")) for k in keys]
+    joined = in_scope.join(new_keys, on=_and_all(same), how="left_anti")
+    return joined.select(*(F.col(f"`{k}`") for k in keys)).withColumn(_OP, F.lit(_DELETE))
+
+
+def _and_all(conditions: Sequence[Any]) -> Any:
+    result = conditions[0]
+    for condition in conditions[1:]:
+        result = result & condition
+    return result
+
+
+def _prune_sql(prune: Mapping[str, Sequence[Any]] | None) -> list[str]:
+    clauses = []
+    for column, values in (prune or {}).items():
+        if not values:
+            clauses.append("false")
+            continue
+        clauses.append(f"t.`{column}` IN ({', '.join(_sql_literal(v) for v in sorted(set(values)))})")
+    return clauses
+
+
+def _sql_literal(value: Any) -> str:
+    if isinstance(value, date):
+        return f"DATE'{value.isoformat()}'"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def last_commit_metrics(spark: SparkSession, path: str) -> dict[str, int]:
+    """The operation metrics of the table's latest commit (rows inserted, updated...)."""
+    from delta.tables import DeltaTable
+
+    metrics = DeltaTable.forPath(spark, path).history(1).select("operationMetrics").first()[0] or {}
+    return {key: int(value) for key, value in metrics.items() if str(value).isdigit()}

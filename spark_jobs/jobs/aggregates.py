@@ -1,0 +1,82 @@
+"""gold.qoe_hourly and gold.qoe_daily from silver.play_sessions: recompute the
+hours and days that changed.
+
+A changed play session touches the hour and day it starts in now and, when its
+start moved (a late earlier event), the ones it started in before; those groups
+are recomputed from all of their sessions and replace the old rows (a group that
+no longer has sessions is deleted), by MERGE on the grain and the dimensions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_jobs import delta_io, state
+from spark_jobs.columns import PS, QOE, QOE_DAILY_SCHEMA, QOE_DIMENSIONS, QOE_HOURLY_SCHEMA
+from spark_jobs.jobs.common import StageReport, Window, run_job, utc_now
+from spark_jobs.lake import Lake
+from spark_jobs.transforms.aggregates import qoe_daily, qoe_hourly
+from spark_jobs.transforms.common import utc_hour
+
+JOB = "aggregates"
+
+
+def ensure(spark: SparkSession, lake: Lake) -> None:
+    delta_io.ensure_table(spark, lake.qoe_hourly, QOE_HOURLY_SCHEMA)
+    delta_io.ensure_table(spark, lake.qoe_daily, QOE_DAILY_SCHEMA)
+
+
+def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageReport:
+    ensure(spark, lake)
+    report = StageReport(JOB)
+    version = delta_io.current_version(spark, lake.play_sessions)
+    mark = state.read_mark(spark, lake, JOB)
+    if mark.input_version >= version:
+        report.note = "play sessions unchanged"
+        return report
+
+    play_sessions = delta_io.read_table(spark, lake.play_sessions)
+    changed = None
+    if not delta_io.is_empty(spark, lake.qoe_daily):
+        changed = delta_io.changes_since(spark, lake.play_sessions, mark.input_version, until=version).persist()
+    try:
+        grains: list[tuple[str, str, Callable[[DataFrame], DataFrame], str]] = [
+            (lake.qoe_hourly, QOE.hour, qoe_hourly, "hourly_groups"),
+            (lake.qoe_daily, QOE.session_date, qoe_daily, "daily_groups"),
+        ]
+        for path, grain, aggregate, counter in grains:
+            scope = None if changed is None else _grain_of(changed, grain).distinct()
+            sessions = play_sessions if scope is None else (
+                play_sessions.withColumn(grain, _grain_column(grain)).join(scope, on=grain, how="left_semi")
+            )
+            fresh = aggregate(sessions).persist()
+            try:
+                delta_io.merge_rows(spark, path, fresh, keys=[grain, *QOE_DIMENSIONS], replace_scope=scope)
+                report.counts[counter] = fresh.count()
+            finally:
+                fresh.unpersist()
+    finally:
+        if changed is not None:
+            changed.unpersist()
+    state.write_mark(spark, lake, JOB, state.Mark(version, mark.watermark_ms), at=utc_now())
+    return report
+
+
+def _grain_column(grain: str):  # noqa: ANN202 - a Column
+    return utc_hour(F.col(PS.start_time)) if grain == QOE.hour else F.col(PS.session_date)
+
+
+def _grain_of(changes: DataFrame, grain: str) -> DataFrame:
+    """The hours (or days) of the changed sessions, before and after the change."""
+    return changes.select(_grain_column(grain).alias(grain))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_job(argv, "Build gold.qoe_hourly and gold.qoe_daily from silver.play_sessions.", run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

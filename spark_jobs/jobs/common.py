@@ -1,0 +1,94 @@
+"""What every job entry point shares: arguments, the session, the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ottlake.errors import ConfigError, OttlakeError
+from spark_jobs.lake import Lake
+
+
+@dataclass(frozen=True)
+class Window:
+    """Arrival hours [start, end) of the raw objects a run takes; open ends allowed."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> Window:
+        """`START/END` in ISO 8601 (UTC), either side may be empty: `2026-11-24T00/2026-11-24T06`."""
+        if not text:
+            return cls()
+        if "/" not in text:
+            raise ConfigError(f"window {text!r}: expected START/END, e.g. 2026-11-24T00/2026-11-24T06")
+        start_text, end_text = text.split("/", 1)
+        try:
+            start = datetime.fromisoformat(start_text) if start_text else None
+            end = datetime.fromisoformat(end_text) if end_text else None
+        except ValueError as exc:
+            raise ConfigError(f"window {text!r}: {exc}") from None
+        start, end = (_naive_utc(start), _naive_utc(end))
+        if start and end and end <= start:
+            raise ConfigError(f"window {text!r}: the end must be after the start")
+        return cls(start, end)
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is None:
+        return value
+    from datetime import UTC
+
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class StageReport:
+    stage: str
+    counts: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+
+
+def job_arguments(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--lake", required=True, help="lake root: a folder or s3://bucket/prefix")
+    parser.add_argument("--window", default=None, help="arrival hours START/END of the raw objects to take (UTC)")
+    parser.add_argument("--mode", choices=("local", "emr"), default="local", help="where the SparkSession runs")
+    return parser
+
+
+def run_job(argv: Sequence[str] | None, description: str, job: Callable[..., StageReport]) -> int:
+    """Parse, build the session, run `job(spark, lake, window=...)`, print its report.
+
+    Errors a user or the data can cause end as one line on stderr and exit 1."""
+    from spark_jobs.spark import build_session
+
+    args = job_arguments(description).parse_args(list(argv) if argv is not None else None)
+    try:
+        lake = Lake.at(args.lake)
+        window = Window.parse(args.window)
+        spark = build_session(args.mode, app_name=f"ottlake-{job.__module__.rsplit('.', 1)[-1]}")
+        report = job(spark, lake, window=window)
+    except OttlakeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{report.stage}: " + ", ".join(f"{k}={v}" for k, v in report.counts.items()) + (
+        f" ({report.note})" if report.note else ""))
+    return 0
+
+
+def distinct_values(frame: Any, column: str) -> list[Any]:
+    """The distinct values of a (small) column, on the driver."""
+    return [row[0] for row in frame.select(column).distinct().collect()]
+
+
+def utc_now() -> datetime:
+    """Now, as the naive UTC datetime Spark's TimestampType takes in a UTC session."""
+    from datetime import UTC
+
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,0 +1,93 @@
+"""silver.play_sessions from bronze: recompute every play session that changed.
+
+A session changed when bronze got a row for it since the last run (the change data
+feed), or when it was not final and the watermark moved (it may be final now).
+Each changed session is recomputed from all of its events and upserted by
+`play_session_id` (qoe-metrics.md §2: "a late event re-opens its session").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from schemas.contract import E
+from spark_jobs import delta_io, state
+from spark_jobs.columns import PLAY_SESSIONS_SCHEMA, PS
+from spark_jobs.jobs.common import StageReport, Window, distinct_values, run_job, utc_now
+from spark_jobs.lake import Lake
+from spark_jobs.transforms.sessions import play_sessions
+
+JOB = "sessions"
+BRONZE_JOB = "bronze"  # whose mark holds the watermark
+GAP = timedelta(minutes=30)
+_CHANGED = ("insert", "update_postimage")
+
+
+def ensure(spark: SparkSession, lake: Lake) -> None:
+    delta_io.ensure_table(spark, lake.play_sessions, PLAY_SESSIONS_SCHEMA,
+                          partition_by=[PS.session_date], change_feed=True)
+
+
+def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageReport:
+    """`window` is for the raw zone; this job takes whatever bronze changed."""
+    ensure(spark, lake)
+    report = StageReport(JOB)
+    bronze_version = delta_io.current_version(spark, lake.bronze)
+    mark = state.read_mark(spark, lake, JOB)
+    watermark_ms = state.read_mark(spark, lake, BRONZE_JOB).watermark_ms
+    if mark.input_version >= bronze_version or watermark_ms is None:
+        report.note = "bronze unchanged"
+        return report
+
+    bronze = delta_io.read_table(spark, lake.bronze)
+    first_run = delta_io.is_empty(spark, lake.play_sessions)
+    if first_run:
+        events = bronze
+    else:
+        changed = _changed_sessions(spark, lake, mark, bronze_version, watermark_ms)
+        # Adaptive execution broadcasts the ids when they are few.
+        events = bronze.join(changed, on=E.play_session_id, how="left_semi")
+    fresh = play_sessions(events, watermark_ms=watermark_ms, gap=GAP).persist()
+    try:
+        dates = distinct_values(fresh, PS.session_date)
+        if not first_run:
+            ids = fresh.select(PS.play_session_id)
+            old = delta_io.read_table(spark, lake.play_sessions).join(ids, on=PS.play_session_id, how="left_semi")
+            dates = sorted(set(dates) | set(distinct_values(old, PS.session_date)))
+        delta_io.merge_rows(spark, lake.play_sessions, fresh, keys=[PS.play_session_id],
+                            prune={PS.session_date: dates})
+        report.counts["play_sessions_recomputed"] = fresh.count()
+    finally:
+        fresh.unpersist()
+    state.write_mark(spark, lake, JOB, state.Mark(bronze_version, watermark_ms), at=utc_now())
+    return report
+
+
+def _changed_sessions(
+    spark: SparkSession, lake: Lake, mark: state.Mark, bronze_version: int, watermark_ms: int
+) -> DataFrame:
+    """Ids of sessions with new bronze rows, and of open sessions the watermark may close."""
+    new_rows = (
+        delta_io.changes_since(spark, lake.bronze, mark.input_version, until=bronze_version)
+        .where(F.col("_change_type").isin(*_CHANGED))
+        .select(E.play_session_id)
+    )
+    may_close = (
+        delta_io.read_table(spark, lake.play_sessions)
+        .where(~F.col(PS.is_final))
+        .where(F.unix_millis(F.col(PS.end_time)) < F.lit(watermark_ms - GAP // timedelta(milliseconds=1)))
+        .select(PS.play_session_id)
+    )
+    return new_rows.unionByName(may_close).distinct()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_job(argv, "Build silver.play_sessions from bronze.player_events.", run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

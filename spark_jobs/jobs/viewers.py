@@ -1,0 +1,67 @@
+"""silver.viewer_sessions from silver.play_sessions: recompute the viewers that changed.
+
+A changed play session can merge, split or extend its viewer's sessions, so every
+viewer session of each affected viewer is recomputed and replaces the old ones
+(ids that no longer exist are deleted in the same commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import SparkSession
+
+from spark_jobs import delta_io, state
+from spark_jobs.columns import PS, VIEWER_SESSIONS_SCHEMA, VS
+from spark_jobs.jobs.common import StageReport, Window, distinct_values, run_job, utc_now
+from spark_jobs.lake import Lake
+from spark_jobs.transforms.viewers import viewer_sessions
+
+JOB = "viewer_sessions"
+
+
+def ensure(spark: SparkSession, lake: Lake) -> None:
+    delta_io.ensure_table(spark, lake.viewer_sessions, VIEWER_SESSIONS_SCHEMA, partition_by=[VS.session_date])
+
+
+def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageReport:
+    ensure(spark, lake)
+    report = StageReport(JOB)
+    version = delta_io.current_version(spark, lake.play_sessions)
+    mark = state.read_mark(spark, lake, JOB)
+    if mark.input_version >= version:
+        report.note = "play sessions unchanged"
+        return report
+
+    play_sessions = delta_io.read_table(spark, lake.play_sessions)
+    first_run = delta_io.is_empty(spark, lake.viewer_sessions)
+    if first_run:
+        viewers = None
+        fresh = viewer_sessions(play_sessions)
+    else:
+        viewers = (
+            delta_io.changes_since(spark, lake.play_sessions, mark.input_version, until=version)
+            .select(PS.viewer_id).distinct()
+        )
+        fresh = viewer_sessions(play_sessions.join(viewers, on=PS.viewer_id, how="left_semi"))
+    fresh = fresh.persist()
+    try:
+        dates = set(distinct_values(fresh, VS.session_date))
+        if viewers is not None:
+            old = delta_io.read_table(spark, lake.viewer_sessions).join(viewers, on=VS.viewer_id, how="left_semi")
+            dates |= set(distinct_values(old, VS.session_date))
+        delta_io.merge_rows(spark, lake.viewer_sessions, fresh, keys=[VS.viewer_session_id],
+                            prune={VS.session_date: sorted(dates)}, replace_scope=viewers)
+        report.counts["viewer_sessions_recomputed"] = fresh.count()
+    finally:
+        fresh.unpersist()
+    state.write_mark(spark, lake, JOB, state.Mark(version, mark.watermark_ms), at=utc_now())
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_job(argv, "Build silver.viewer_sessions from silver.play_sessions.", run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""The raw zone: which objects are there, and their lines.
+
+Objects are gzip (`.gz`) or plain newline-delimited JSON under
+`raw/player_events/YYYY/MM/DD/HH/`, the arrival-time layout Firehose writes
+(DESIGN.md). The layout only selects objects for a window; event time always
+comes from the events themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from ottlake.errors import JobError
+
+# raw/player_events/YYYY/MM/DD/HH/<name>: the arrival hour of an object, by its key.
+_HOUR_KEY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
+
+
+@dataclass(frozen=True)
+class RawObject:
+    path: str
+    size: int
+    modified_ms: int
+
+    @property
+    def arrival_hour(self) -> datetime | None:
+        match = _HOUR_KEY.search(self.path)
+        if not match:
+            return None
+        return datetime(*(int(part) for part in match.groups()))
+
+
+def list_objects(spark: SparkSession, root: str) -> list[RawObject]:
+    """Every object under `root` (recursively), through Hadoop's FileSystem, so the
+    same code lists a local folder and S3. Hidden and temporary files (`.x`, `_x`,
+    as writers leave while they write) are not objects yet."""
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    path = jvm.org.apache.hadoop.fs.Path(root)
+    try:
+        fs = path.getFileSystem(conf)
+        if not fs.exists(path):
+            return []
+        files = fs.listFiles(path, True)
+    except Exception as exc:  # py4j wraps Java's IOException
+        raise JobError(f"cannot list the raw zone at {root}: {str(exc).splitlines()[0]}") from None
+    objects = []
+    while files.hasNext():
+        status = files.next()
+        name = status.getPath().getName()
+        if name.startswith((".", "_")):
+            continue
+        objects.append(RawObject(status.getPath().toString(), status.getLen(), status.getModificationTime()))
+    return sorted(objects, key=lambda o: o.path)
+
+
+def in_window(objects: list[RawObject], start: datetime | None, end: datetime | None) -> list[RawObject]:
+    """Objects whose arrival hour (from the key) is in [start, end); objects outside
+    the layout are kept, so nothing is skipped silently."""
+    def keep(obj: RawObject) -> bool:
+        hour = obj.arrival_hour
+        if hour is None:
+            return True
+        return (start is None or hour >= start) and (end is None or hour < end)
+
+    return [obj for obj in objects if keep(obj)]
+
+
+def read_lines(spark: SparkSession, objects: list[RawObject]) -> DataFrame:
+    """(line, source_object, object_ts_ms) for every line of the objects; Spark
+    decompresses `.gz` by its suffix. The object's write time is the fallback
+    `received_ts` (player-events.md, Envelope)."""
+    return spark.read.text([obj.path for obj in objects]).select(
+        F.col("value").alias("line"),
+        F.col("_metadata.file_path").alias("source_object"),
+        F.unix_millis(F.col("_metadata.file_modification_time")).alias("object_ts_ms"),
+    )

@@ -1,0 +1,72 @@
+"""What each job has consumed, kept in the lake under `_state/` as Delta tables.
+
+- `raw_objects`: every raw object bronze has read (path, size, write time), so
+  the next run takes only new ones; an object rewritten in place (the lake sink
+  after a restart) has a new size or time and is read again (dedup absorbs it).
+- `marks`: per job, the version of its input table it has consumed up to, and
+  the watermark (the largest `received_ts` seen so far, qoe-metrics.md §2).
+Both are written only after the job's own tables, so a failed run is simply
+re-done by the next one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from spark_jobs.delta_io import ensure_table, merge_rows, read_table
+from spark_jobs.lake import Lake
+from spark_jobs.raw import RawObject
+
+RAW_OBJECTS_SCHEMA = T.StructType([
+    T.StructField("path", T.StringType(), False),
+    T.StructField("size", T.LongType(), False),
+    T.StructField("modified_ms", T.LongType(), False),
+    T.StructField("run_id", T.StringType(), False),
+    T.StructField("consumed_at", T.TimestampType(), False),
+])
+MARKS_SCHEMA = T.StructType([
+    T.StructField("job", T.StringType(), False),
+    T.StructField("input_version", T.LongType(), False),
+    T.StructField("watermark_ms", T.LongType(), True),
+    T.StructField("updated_at", T.TimestampType(), False),
+])
+
+
+@dataclass(frozen=True)
+class Mark:
+    input_version: int  # -1: nothing consumed yet
+    watermark_ms: int | None
+
+
+def new_objects(spark: SparkSession, lake: Lake, listed: list[RawObject]) -> list[RawObject]:
+    """The listed objects not consumed before (or changed since)."""
+    path = lake.state("raw_objects")
+    ensure_table(spark, path, RAW_OBJECTS_SCHEMA)
+    seen = {(row.path, row.size, row.modified_ms)
+            for row in read_table(spark, path).select("path", "size", "modified_ms").collect()}
+    return [obj for obj in listed if (obj.path, obj.size, obj.modified_ms) not in seen]
+
+
+def record_objects(spark: SparkSession, lake: Lake, objects: list[RawObject], *, run_id: str, at: datetime) -> None:
+    if not objects:
+        return
+    rows = [(o.path, o.size, o.modified_ms, run_id, at) for o in objects]
+    merge_rows(spark, lake.state("raw_objects"), spark.createDataFrame(rows, RAW_OBJECTS_SCHEMA),
+               keys=["path", "size", "modified_ms"], inserted_only=True)
+
+
+def read_mark(spark: SparkSession, lake: Lake, job: str) -> Mark:
+    path = lake.state("marks")
+    ensure_table(spark, path, MARKS_SCHEMA)
+    row = read_table(spark, path).where(F.col("job") == job).first()
+    return Mark(-1, None) if row is None else Mark(int(row.input_version), row.watermark_ms)
+
+
+def write_mark(spark: SparkSession, lake: Lake, job: str, mark: Mark, *, at: datetime) -> None:
+    frame = spark.createDataFrame([(job, mark.input_version, mark.watermark_ms, at)], MARKS_SCHEMA)
+    merge_rows(spark, lake.state("marks"), frame, keys=["job"])

@@ -1,0 +1,231 @@
+"""Raw lines -> bronze player events, and the quarantine (DESIGN.md, lake layout).
+
+A pure transform: DataFrames and plain parameters in, DataFrames out; the job reads
+the raw zone and writes the Delta tables. Every input line ends in exactly one of
+three places: bronze (valid, first copy of its event_id), the quarantine (with its
+reasons), or the duplicates, and `BronzeResult.counts` proves it.
+
+Cost: one pass of column expressions (no UDF, no collect) and one shuffle, the
+dedup. Each output is lazy: writing `events` and `quarantine` as two actions parses
+the input twice, unless the job persists `BronzeResult.checked` first (both outputs
+and the counts are built on it, so Spark's cache serves all three).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from ottlake.errors import JobError
+from schemas.contract import EVENT_FIELDS, LIMITS, E
+from schemas.tables import spark_event_schema
+from schemas.validate import Reason
+from spark_jobs.columns import EVENT_TIME, conform
+from spark_jobs.transforms import contract_checks as checks
+from spark_jobs.transforms.common import utc_date
+
+# Input: one NDJSON line of a raw object, the object's key, its write time (epoch ms).
+LINE = "line"
+SOURCE_OBJECT = "source_object"
+OBJECT_TS_MS = "object_ts_ms"
+# Added to every output row.
+EVENT_DATE = "event_date"
+INGEST_TS = "ingest_ts"
+# The quarantine's own columns.
+REASON = "reason"
+REASONS = "reasons"
+FIELDS = "fields"
+VIOLATIONS = "violations"
+
+_TIE_BREAK = "_line_hash"
+_COPY = "_copy"
+
+
+def _comment(name: str, data_type: T.DataType, nullable: bool, comment: str) -> T.StructField:
+    return T.StructField(name, data_type, nullable, metadata={"comment": comment})
+
+
+def _bronze_event_field(field: T.StructField) -> T.StructField:
+    # player-events.md, Envelope, received_ts: filled at ingest, so never null here.
+    return T.StructField(field.name, field.dataType, field.nullable and field.name != E.received_ts)
+
+
+BRONZE_SCHEMA = T.StructType(
+    [
+        *(_bronze_event_field(field) for field in spark_event_schema(nullable_required=False).fields),
+        _comment(EVENT_TIME, T.TimestampType(), False, "received_ts - (sent_ts - event_ts), else event_ts (UTC)"),
+        _comment(EVENT_DATE, T.DateType(), False, "UTC date of event_time; the partition column"),
+        _comment(SOURCE_OBJECT, T.StringType(), False, "raw object the line came from"),
+        _comment(INGEST_TS, T.TimestampType(), False, "time of the bronze run that wrote it"),
+    ]
+)
+QUARANTINE_SCHEMA = T.StructType(
+    [
+        _comment(LINE, T.StringType(), False, "the raw line, as received"),
+        _comment(REASON, T.StringType(), False, "first reason, in schemas.validate.Reason order"),
+        _comment(REASONS, T.ArrayType(T.StringType()), False, "every distinct reason, in Reason order"),
+        _comment(FIELDS, T.ArrayType(T.StringType()), False, "fields involved; '' is the whole event"),
+        _comment(VIOLATIONS, checks.VIOLATIONS_TYPE, False, "every (field, reason), as schemas.validate reports them"),
+        _comment(SOURCE_OBJECT, T.StringType(), False, "raw object the line came from"),
+        _comment(INGEST_TS, T.TimestampType(), False, "time of the bronze run that read it"),
+    ]
+)
+COUNTS_SCHEMA = T.StructType(
+    [T.StructField(name, T.LongType(), False) for name in ("rows_in", "bronze", "quarantined", "duplicates")]
+)
+
+# Python's datetime (hence pandas and DuckDB's Python API) ends at 9999-12-31: an
+# event_time beyond it could be written but not read back by the lake's users.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_EVENT_TIME_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
+_MIN_EVENT_TIME_MS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class BronzeResult:
+    """The three places a line can go, and the proof that it went to one of them.
+
+    counts: one row, rows_in = bronze + quarantined + duplicates; one aggregation.
+    checked: every input row with its bronze columns and violations, the common
+    parent of the others (persist it to parse the input once for all three).
+    """
+
+    events: DataFrame
+    quarantine: DataFrame
+    counts: DataFrame
+    checked: DataFrame
+
+
+def bronze(raw_lines: DataFrame, *, ingest_ts: datetime) -> BronzeResult:
+    """Validate, type and deduplicate raw NDJSON lines (`line`, `source_object`,
+    `object_ts_ms`) into bronze events (BRONZE_SCHEMA) and quarantined lines
+    (QUARANTINE_SCHEMA); `ingest_ts` is the run's time."""
+    checked = check_lines(raw_lines, ingest_ts=ingest_ts)
+    is_valid = F.size(VIOLATIONS) == 0
+    bronze_columns = [F.col(field.name) for field in BRONZE_SCHEMA.fields]
+    events = first_copies(checked.filter(is_valid).select(*bronze_columns, _TIE_BREAK))
+    quarantine = checked.filter(~is_valid).transform(_quarantine_rows)
+    valid_ids = F.when(is_valid, F.col(E.event_id))
+    counts = checked.agg(
+        F.count(F.lit(1)).alias("rows_in"),
+        F.count_distinct(valid_ids).alias("bronze"),
+        F.count_if(~is_valid).alias("quarantined"),
+        (F.count(valid_ids) - F.count_distinct(valid_ids)).alias("duplicates"),
+    )
+    return BronzeResult(
+        events=conform(events, BRONZE_SCHEMA),
+        quarantine=conform(quarantine, QUARANTINE_SCHEMA),
+        counts=conform(counts, COUNTS_SCHEMA),
+        checked=checked,
+    )
+
+
+def check_lines(raw_lines: DataFrame, *, ingest_ts: datetime) -> DataFrame:
+    """Every input row, parsed once: the bronze columns, the raw line, its
+    violations (empty when valid) and a hash of the line for the dedup's ties."""
+    if ingest_ts.tzinfo is None:
+        raise JobError("ingest_ts must be timezone-aware (the lake's times are UTC instants)")
+    lines = raw_lines.select(LINE, SOURCE_OBJECT, OBJECT_TS_MS)
+    parsed = lines.select("*", *checks.parse_columns(F.col(LINE)))
+    folded = checks.fold_unknown_fields(parsed, line=LINE)
+    timed = folded.select("*", *_time_columns())
+    # player-events.md, Envelope, Limits: 16 KiB serialised, in bytes, as received
+    # (a trailing CR of a CRLF file is not part of the event: schemas.validate.check_line).
+    line_bytes = F.octet_length(F.rtrim(F.col(LINE), F.lit("\r\n")))
+    violations = F.concat(checks.contract_violations(line_bytes), F.col("_time_violations"))
+    event_columns = [
+        F.col(checks.CUSTOM).alias(name)
+        if name == E.custom
+        else F.col("_received_ts").alias(name)
+        if name == E.received_ts
+        else checks.typed_value(name).alias(name)
+        for name in EVENT_FIELDS
+    ]
+    return timed.select(
+        *event_columns,
+        F.col(EVENT_TIME),
+        utc_date(F.col(EVENT_TIME)).alias(EVENT_DATE),
+        F.col(SOURCE_OBJECT),
+        F.lit(ingest_ts).alias(INGEST_TS),
+        F.col(LINE),
+        _in_reason_order(violations).alias(VIOLATIONS),
+        F.xxhash64(LINE).alias(_TIE_BREAK),
+    )
+
+
+def _time_columns() -> list[Column]:
+    """player-events.md, Time: the derived calendar time, and the ingest window.
+
+    received_ts: the line's value (the lake sink sets it from the Kinesis arrival
+    time), else the raw object's write time (Envelope, received_ts). The offset
+    event_time - received_ts is `event_ts - sent_ts` when sent_ts is there (the
+    device clock's error cancels out), else `event_ts - received_ts`; it is compared
+    with the limits directly, so no sum can overflow before the check.
+    """
+    event_ts = checks.typed_value(E.event_ts)
+    sent_ts = checks.typed_value(E.sent_ts)
+    line_received = checks.typed_value(E.received_ts)
+    received = F.coalesce(line_received, F.col(OBJECT_TS_MS))
+    has_sent = checks.is_present(E.sent_ts)
+    # Only events whose times are all well-typed: the others are quarantined already.
+    timeable = (
+        event_ts.isNotNull()
+        & (~has_sent | sent_ts.isNotNull())
+        & (~checks.is_present(E.received_ts) | line_received.isNotNull())
+    )
+    offset = F.when(has_sent, F.try_subtract(event_ts, sent_ts)).otherwise(F.try_subtract(event_ts, received))
+    in_future = timeable & (offset > LIMITS.future_tolerance_ms)
+    too_late = timeable & (offset < -LIMITS.max_lateness_ms)
+    event_time_ms = F.try_add(received, offset)
+    readable = event_time_ms.between(_MIN_EVENT_TIME_MS, _MAX_EVENT_TIME_MS)
+    unreadable = timeable & ~in_future & ~too_late & ~F.coalesce(readable, F.lit(False))
+    time_rules = [
+        (in_future, E.event_ts, Reason.future_timestamp),
+        (too_late, E.event_ts, Reason.too_late),
+        (unreadable, E.received_ts, Reason.out_of_range),
+    ]
+    found = [F.when(fires, F.struct(F.lit(str(field)).alias("field"), F.lit(str(reason)).alias("reason")))
+             for fires, field, reason in time_rules]
+    return [
+        received.alias("_received_ts"),
+        F.when(readable, F.timestamp_millis(event_time_ms)).alias(EVENT_TIME),
+        F.array_compact(F.array(*found)).alias("_time_violations"),
+    ]
+
+
+def _in_reason_order(violations: Column) -> Column:
+    """Sorted by Reason's order (the most basic first), then field."""
+    order = F.array(*(F.lit(str(reason)) for reason in Reason))
+    ranked = F.transform(
+        violations, lambda v: F.struct(F.array_position(order, v["reason"]).alias("rank"), v["field"], v["reason"])
+    )
+    return F.transform(F.array_sort(F.array_distinct(ranked)), lambda v: F.struct(v["field"], v["reason"]))
+
+
+def _quarantine_rows(rejected: DataFrame) -> DataFrame:
+    violations = F.col(VIOLATIONS)
+    return rejected.select(
+        F.col(LINE),
+        violations[0]["reason"].alias(REASON),
+        F.array_distinct(F.transform(violations, lambda v: v["reason"])).alias(REASONS),
+        F.array_sort(F.array_distinct(F.transform(violations, lambda v: v["field"]))).alias(FIELDS),
+        violations.alias(VIOLATIONS),
+        F.col(SOURCE_OBJECT),
+        F.col(INGEST_TS),
+    )
+
+
+def first_copies(events: DataFrame) -> DataFrame:
+    """player-events.md, Delivery: duplicates are removed by event_id, the first copy
+    by received_ts wins; equal received_ts fall to the raw object's key, then to a
+    hash of the line, so that the same input always keeps the same copy."""
+    first = (
+        Window.partitionBy(E.event_id)
+        .orderBy(E.received_ts, SOURCE_OBJECT, _TIE_BREAK)
+        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+    return events.withColumn(_COPY, F.row_number().over(first)).filter(F.col(_COPY) == 1).drop(_COPY)
