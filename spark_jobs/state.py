@@ -70,3 +70,20 @@ def read_mark(spark: SparkSession, lake: Lake, job: str) -> Mark:
 def write_mark(spark: SparkSession, lake: Lake, job: str, mark: Mark, *, at: datetime) -> None:
     frame = spark.createDataFrame([(job, mark.input_version, mark.watermark_ms, at)], MARKS_SCHEMA)
     merge_rows(spark, lake.state("marks"), frame, keys=["job"])
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An input table that changed since a job last consumed it."""
+
+    mark: Mark  # where the job stopped
+    version: int  # the input's version now
+
+
+def pending(spark: SparkSession, lake: Lake, job: str, input_path: str) -> Pending | None:
+    """What `job` has to consume from its input table, or None when nothing changed."""
+    from spark_jobs.delta_io import current_version
+
+    version = current_version(spark, input_path)
+    mark = read_mark(spark, lake, job)
+    return None if mark.input_version >= version else Pending(mark, version)

@@ -32,16 +32,15 @@ def ensure(spark: SparkSession, lake: Lake) -> None:
 def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageReport:
     ensure(spark, lake)
     report = StageReport(JOB)
-    version = delta_io.current_version(spark, lake.play_sessions)
-    mark = state.read_mark(spark, lake, JOB)
-    if mark.input_version >= version:
+    todo = state.pending(spark, lake, JOB, lake.play_sessions)
+    if todo is None:
         report.note = "play sessions unchanged"
         return report
 
     play_sessions = delta_io.read_table(spark, lake.play_sessions)
     changed = None
     if not delta_io.is_empty(spark, lake.qoe_daily):
-        changed = delta_io.changes_since(spark, lake.play_sessions, mark.input_version, until=version).persist()
+        changed = delta_io.changes_since(spark, lake.play_sessions, todo.mark.input_version, until=todo.version).persist()
     try:
         grains: list[tuple[str, str, Callable[[DataFrame], DataFrame], str]] = [
             (lake.qoe_hourly, QOE.hour, qoe_hourly, "hourly_groups"),
@@ -61,7 +60,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageR
     finally:
         if changed is not None:
             changed.unpersist()
-    state.write_mark(spark, lake, JOB, state.Mark(version, mark.watermark_ms), at=utc_now())
+    state.write_mark(spark, lake, JOB, state.Mark(todo.version, todo.mark.watermark_ms), at=utc_now())
     return report
 
 

@@ -53,7 +53,6 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageR
     checked = result.checked.persist(StorageLevel.MEMORY_AND_DISK)
     events = result.events.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        counts = result.counts.first().asDict()
         delta_io.merge_rows(spark, lake.quarantine, result.quarantine, keys=[SOURCE_OBJECT, LINE],
                             inserted_only=True)
         summary = events.agg(F.max(E.received_ts).alias("watermark"), F.count(F.lit(1)).alias("rows")).first()
@@ -66,6 +65,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageR
             inserted_only=True, update_when=f"s.`{E.received_ts}` < t.`{E.received_ts}`",
         )
         inserted = _inserted(spark, lake.bronze, summary["rows"])
+        counts = result.counts()  # measured while the outputs above were computed
     finally:
         events.unpersist()
         checked.unpersist()

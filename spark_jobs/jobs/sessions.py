@@ -36,11 +36,10 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageR
     """`window` is for the raw zone; this job takes whatever bronze changed."""
     ensure(spark, lake)
     report = StageReport(JOB)
-    bronze_version = delta_io.current_version(spark, lake.bronze)
-    mark = state.read_mark(spark, lake, JOB)
+    todo = state.pending(spark, lake, JOB, lake.bronze)
     watermark_ms = state.read_mark(spark, lake, BRONZE_JOB).watermark_ms
-    if mark.input_version >= bronze_version or watermark_ms is None:
-        report.note = "bronze unchanged"
+    if todo is None or watermark_ms is None:
+        report.note = "bronze unchanged" if todo is None else "no valid events yet"
         return report
 
     bronze = delta_io.read_table(spark, lake.bronze)
@@ -48,7 +47,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageR
     if first_run:
         events = bronze
     else:
-        changed = _changed_sessions(spark, lake, mark, bronze_version, watermark_ms)
+        changed = _changed_sessions(spark, lake, todo, watermark_ms)
         # Adaptive execution broadcasts the ids when they are few.
         events = bronze.join(changed, on=E.play_session_id, how="left_semi")
     fresh = play_sessions(events, watermark_ms=watermark_ms, gap=GAP).persist()
@@ -63,16 +62,14 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageR
         report.counts["play_sessions_recomputed"] = fresh.count()
     finally:
         fresh.unpersist()
-    state.write_mark(spark, lake, JOB, state.Mark(bronze_version, watermark_ms), at=utc_now())
+    state.write_mark(spark, lake, JOB, state.Mark(todo.version, watermark_ms), at=utc_now())
     return report
 
 
-def _changed_sessions(
-    spark: SparkSession, lake: Lake, mark: state.Mark, bronze_version: int, watermark_ms: int
-) -> DataFrame:
+def _changed_sessions(spark: SparkSession, lake: Lake, todo: state.Pending, watermark_ms: int) -> DataFrame:
     """Ids of sessions with new bronze rows, and of open sessions the watermark may close."""
     new_rows = (
-        delta_io.changes_since(spark, lake.bronze, mark.input_version, until=bronze_version)
+        delta_io.changes_since(spark, lake.bronze, todo.mark.input_version, until=todo.version)
         .where(F.col("_change_type").isin(*_CHANGED))
         .select(E.play_session_id)
     )

@@ -27,9 +27,8 @@ def ensure(spark: SparkSession, lake: Lake) -> None:
 def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageReport:
     ensure(spark, lake)
     report = StageReport(JOB)
-    version = delta_io.current_version(spark, lake.play_sessions)
-    mark = state.read_mark(spark, lake, JOB)
-    if mark.input_version >= version:
+    todo = state.pending(spark, lake, JOB, lake.play_sessions)
+    if todo is None:
         report.note = "play sessions unchanged"
         return report
 
@@ -40,7 +39,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageR
         fresh = viewer_sessions(play_sessions)
     else:
         viewers = (
-            delta_io.changes_since(spark, lake.play_sessions, mark.input_version, until=version)
+            delta_io.changes_since(spark, lake.play_sessions, todo.mark.input_version, until=todo.version)
             .select(PS.viewer_id).distinct()
         )
         fresh = viewer_sessions(play_sessions.join(viewers, on=PS.viewer_id, how="left_semi"))
@@ -55,7 +54,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageR
         report.counts["viewer_sessions_recomputed"] = fresh.count()
     finally:
         fresh.unpersist()
-    state.write_mark(spark, lake, JOB, state.Mark(version, mark.watermark_ms), at=utc_now())
+    state.write_mark(spark, lake, JOB, state.Mark(todo.version, todo.mark.watermark_ms), at=utc_now())
     return report
 
 

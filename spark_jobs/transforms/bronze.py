@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -74,9 +74,6 @@ QUARANTINE_SCHEMA = T.StructType(
         _comment(INGEST_TS, T.TimestampType(), False, "time of the bronze run that read it"),
     ]
 )
-COUNTS_SCHEMA = T.StructType(
-    [T.StructField(name, T.LongType(), False) for name in ("rows_in", "bronze", "quarantined", "duplicates")]
-)
 
 # Python's datetime (hence pandas and DuckDB's Python API) ends at 9999-12-31: an
 # event_time beyond it could be written but not read back by the lake's users.
@@ -87,40 +84,49 @@ _MIN_EVENT_TIME_MS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(milli
 
 @dataclass(frozen=True)
 class BronzeResult:
-    """The three places a line can go, and the proof that it went to one of them.
+    """Where each line went, and the proof that it went to exactly one place.
 
-    counts: one row, rows_in = bronze + quarantined + duplicates; one aggregation.
-    checked: every input row with its bronze columns and violations, the common
-    parent of the others (persist it to parse the input once for all three).
+    `checked` is every input row with its bronze columns and violations, the parent
+    of both outputs: persisting it makes the job parse the input once for both.
     """
 
     events: DataFrame
     quarantine: DataFrame
-    counts: DataFrame
     checked: DataFrame
+    lines_seen: Observation
+    copies_seen: Observation
+
+    def counts(self) -> dict[str, int]:
+        """rows_in, bronze, quarantined, duplicates, each measured on its own while
+        `events` and `quarantine` were computed (no Spark job of its own), so that
+        rows_in == bronze + quarantined + duplicates proves nothing was dropped.
+
+        Call it after both outputs have run: Spark's Observation waits for them."""
+        return {**self.lines_seen.get, **self.copies_seen.get}
 
 
 def bronze(raw_lines: DataFrame, *, ingest_ts: datetime) -> BronzeResult:
     """Validate, type and deduplicate raw NDJSON lines (`line`, `source_object`,
     `object_ts_ms`) into bronze events (BRONZE_SCHEMA) and quarantined lines
     (QUARANTINE_SCHEMA); `ingest_ts` is the run's time."""
-    checked = check_lines(raw_lines, ingest_ts=ingest_ts)
+    lines_seen, copies_seen = Observation(), Observation()
     is_valid = F.size(VIOLATIONS) == 0
-    bronze_columns = [F.col(field.name) for field in BRONZE_SCHEMA.fields]
-    events = first_copies(checked.filter(is_valid).select(*bronze_columns, _TIE_BREAK))
-    quarantine = checked.filter(~is_valid).transform(_quarantine_rows)
-    valid_ids = F.when(is_valid, F.col(E.event_id))
-    counts = checked.agg(
-        F.count(F.lit(1)).alias("rows_in"),
-        F.count_distinct(valid_ids).alias("bronze"),
-        F.count_if(~is_valid).alias("quarantined"),
-        (F.count(valid_ids) - F.count_distinct(valid_ids)).alias("duplicates"),
+    # The observation is also a fence: without it the optimizer pushes the filters
+    # below into the checks' projections, copying every parsed column's expression
+    # into the condition (minutes of planning, and the parse evaluated twice).
+    checked = check_lines(raw_lines, ingest_ts=ingest_ts).observe(
+        lines_seen, F.count(F.lit(1)).alias("rows_in"), F.count_if(~is_valid).alias("quarantined")
     )
+    bronze_columns = [F.col(field.name) for field in BRONZE_SCHEMA.fields]
+    valid = checked.filter(is_valid).select(*bronze_columns, _TIE_BREAK)
+    events = first_copies(valid, seen=copies_seen)
+    quarantine = checked.filter(~is_valid).transform(_quarantine_rows)
     return BronzeResult(
         events=conform(events, BRONZE_SCHEMA),
         quarantine=conform(quarantine, QUARANTINE_SCHEMA),
-        counts=conform(counts, COUNTS_SCHEMA),
         checked=checked,
+        lines_seen=lines_seen,
+        copies_seen=copies_seen,
     )
 
 
@@ -219,13 +225,20 @@ def _quarantine_rows(rejected: DataFrame) -> DataFrame:
     )
 
 
-def first_copies(events: DataFrame) -> DataFrame:
+def first_copies(events: DataFrame, *, seen: Observation) -> DataFrame:
     """player-events.md, Delivery: duplicates are removed by event_id, the first copy
     by received_ts wins; equal received_ts fall to the raw object's key, then to a
-    hash of the line, so that the same input always keeps the same copy."""
+    hash of the line, so that the same input always keeps the same copy. `seen`
+    counts the copies kept (bronze) and dropped (duplicates)."""
     first = (
         Window.partitionBy(E.event_id)
         .orderBy(E.received_ts, SOURCE_OBJECT, _TIE_BREAK)
         .rowsBetween(Window.unboundedPreceding, Window.currentRow)
     )
-    return events.withColumn(_COPY, F.row_number().over(first)).filter(F.col(_COPY) == 1).drop(_COPY)
+    is_first = F.col(_COPY) == 1
+    return (
+        events.withColumn(_COPY, F.row_number().over(first))
+        .observe(seen, F.count_if(is_first).alias("bronze"), F.count_if(~is_first).alias("duplicates"))
+        .filter(is_first)
+        .drop(_COPY, _TIE_BREAK)
+    )
