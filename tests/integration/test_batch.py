@@ -170,3 +170,18 @@ def test_bad_lake_root_is_a_clear_error(tmp_path, capsys) -> None:
     rc = main(["batch", "--lake", "ftp://nowhere/lake"])
     assert rc != 0 and "unsupported lake root" in capsys.readouterr().err
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_each_job_runs_alone_through_its_main(tmp_path, spark, capsys) -> None:
+    """The spark-submit entry points: the same stages, one process each on EMR."""
+    from spark_jobs.jobs import aggregates, bronze, sessions, viewers
+
+    simulation = simulate(SimConfig(viewers=5, minutes=20, seed=5, start_ms=START_MS))
+    land(simulation.deliveries, LocalRawZone(tmp_path), stream_name=STREAM)
+    for job in (bronze, sessions, viewers, aggregates):
+        assert job.main(["--lake", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":", 1)[0] for line in out] == ["bronze", "sessions", "viewer_sessions", "aggregates"]
+    assert f"play_sessions_recomputed={len(simulation.sessions)}" in out[1]
+    assert bronze.main(["--lake", str(tmp_path), "--window", "2026-03-02T00/2026-03-01T00"]) == 1
+    assert "the end must be after the start" in capsys.readouterr().err
