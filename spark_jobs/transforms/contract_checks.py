@@ -12,19 +12,21 @@ indistinguishable from a missing one, and renders a JSON number in a string fiel
 its text, indistinguishable from a string. So each line is parsed twice, in one pass
 of expressions (`parse_columns`):
 
-- typed, with `schemas.tables.spark_event_schema()`, wrapped as `{"e": <line>, "z": 1}`:
-  Spark's JSON reader stops after the first JSON value, so a line with trailing
-  garbage (two objects glued together by a writer that forgot the newline) parses
-  cleanly unless the sentinel `z` must come after it;
+- typed, with `schemas.tables.spark_event_schema()`, wrapped as
+  `{"__event__": <line>, "__end_of_line__": 1}`: Spark's JSON reader stops after the
+  first JSON value, so a line with trailing garbage (two objects glued together by
+  a writer that forgot the newline) parses cleanly unless a sentinel must come after
+  it (only a line ending in `,"__end_of_line__":1` itself could fool it);
 - as VARIANTs, one per contract field (`custom` as map<string, variant>): SQL null
   means absent, and `schema_of_variant` tells the JSON kind of what is there
   (STRING, BIGINT, DECIMAL(p,s), DOUBLE, BOOLEAN, OBJECT<...>, ARRAY<...>, VOID for
   null).
 
 and its top-level keys are listed (`json_object_keys`) to find unknown fields.
-Measured (1M events of ~700 bytes, local[2]): typed alone ~5.5 CPU-s, with the
-variants and keys ~14.5; a map<string,string> view instead of the variants costs
-about as much and cannot tell "12" from 12.
+Measured on 1M events of ~700 bytes (local[2], CPU seconds): the typed parse alone
+5.3, with the variants and the keys ~13. A map<string,string> view instead of the
+variants costs as much and cannot tell "12" from 12 (both are the text 12); casting
+string values out of variants instead of the typed parse costs more (~+5).
 """
 
 from __future__ import annotations
@@ -44,17 +46,20 @@ from schemas.tables import spark_event_schema
 from schemas.validate import _KEYWORD_REASONS, Reason
 
 # Internal column names (dropped by the transforms' closing selects).
-PARSED = "_parsed"  # struct<e: typed event, z: sentinel>
+PARSED = "_parsed"  # struct<__event__: the typed event, __end_of_line__: sentinel>
 VARIANTS = "_variants"  # struct of one VARIANT per contract field
 KEYS = "_keys"  # array<string>: the line's top-level keys
 CUSTOM = "_custom"  # custom after `fold_unknown_fields`
 COLLISIONS = "_collisions"  # unknown keys already in custom
 _UNKNOWN = "_unknown"
+OWN = "_own_custom"  # the line's custom, one entry per key
+OWN_VARIANTS = "_own_custom_variants"  # the line's custom, as VARIANTs, one entry per key
+VARIANTS_LOST = "_variants_lost"  # some field's VARIANT could not be built
 
-_EVENT = "e"
-_SENTINEL = "z"
+_EVENT = "__event__"
+_SENTINEL = "__end_of_line__"
 _WRAP_OPEN = '{"' + _EVENT + '":'
-_WRAP_CLOSE = '\n,"' + _SENTINEL + '":1}'  # "\n" ends a trailing // comment, if any
+_WRAP_CLOSE = ',"' + _SENTINEL + '":1}'
 
 # JSON kinds as schema_of_variant names them (Spark 4 VARIANT).
 STRING_KIND = "STRING"
@@ -70,25 +75,25 @@ _FIELD_REASONS = {
     (E.schema_version, "const"): Reason.unsupported_schema_version,
     (E.event_type, "enum"): Reason.unknown_event_type,
 }
-_LONG_LIMIT = float(2**63)
 
 
 def _variant_schema() -> T.StructType:
     custom = T.MapType(T.StringType(), T.VariantType())
-    return T.StructType(
-        [T.StructField(name, custom if name == E.custom else T.VariantType()) for name in EVENT_FIELDS]
-    )
+    return T.StructType([T.StructField(name, custom if name == E.custom else T.VariantType()) for name in EVENT_FIELDS])
+
+
+# Strict JSON, as orjson (the validator's parser) reads it: Jackson's defaults would
+# take NaN, Infinity and 'single-quoted' strings.
+STRICT_JSON = {"allowNonNumericNumbers": "false", "allowSingleQuotes": "false"}
 
 
 def parse_columns(line: Column) -> list[Column]:
     """The parsed views of one NDJSON line (see the module docstring), as named columns."""
     wrapped = F.concat(F.lit(_WRAP_OPEN), line, F.lit(_WRAP_CLOSE))
-    typed = T.StructType(
-        [T.StructField(_EVENT, spark_event_schema()), T.StructField(_SENTINEL, T.IntegerType())]
-    )
+    typed = T.StructType([T.StructField(_EVENT, spark_event_schema()), T.StructField(_SENTINEL, T.IntegerType())])
     return [
-        F.from_json(wrapped, typed).alias(PARSED),
-        F.from_json(line, _variant_schema()).alias(VARIANTS),
+        F.from_json(wrapped, typed, STRICT_JSON).alias(PARSED),
+        F.from_json(line, _variant_schema(), STRICT_JSON).alias(VARIANTS),
         F.json_object_keys(line).alias(KEYS),
     ]
 
@@ -113,12 +118,15 @@ def _variant(name: str) -> Column:
 
 
 def is_present(name: str) -> Column:
-    """The key is on the line (with any value, JSON null included)."""
+    """The key is on the line (with any value, JSON null included). Needs the
+    columns of fold_unknown_fields."""
     if name == E.custom:
         # Parsed as a map to see its values' kinds, custom is SQL null when it is JSON
         # null or not an object: ask the key list instead.
         return F.array_contains(F.col(KEYS), name)
-    return _variant(name).isNotNull()
+    # A VARIANT is lost when its value holds an object with duplicate keys (Spark's
+    # VARIANT refuses them): then, and only then, ask the key list.
+    return _variant(name).isNotNull() | (F.col(VARIANTS_LOST) & F.array_contains(F.col(KEYS), name))
 
 
 # --- Unknown fields --------------------------------------------------------------
@@ -144,14 +152,24 @@ def fold_unknown_fields(parsed: DataFrame, *, line: str) -> DataFrame:
     map<string,string> (strings as they are, other values as JSON text), runs only for
     the rare lines that have unknown fields.
     """
-    custom = typed_value(E.custom)
-    has_unknown = F.exists(F.col(KEYS), lambda key: ~key.isin(*EVENT_FIELDS))
-    as_text = F.from_json(F.col(line), "map<string,string>")
+    known_keys = F.size(F.filter(F.col(KEYS), lambda key: key.isin(*EVENT_FIELDS)))
+    has_unknown = F.size(F.col(KEYS)) > known_keys
+    has_custom = F.array_contains(F.col(KEYS), E.custom).cast("int")
+    variants = [F.when(_variant(name).isNotNull(), 1).otherwise(0) for name in EVENT_FIELDS if name != E.custom]
+    lost = known_keys - has_custom != sum(variants[1:], variants[0])
+    as_text = last_key_wins(F.from_json(F.col(line), "map<string,string>", STRICT_JSON))
     unknown = F.transform_values(
         F.map_filter(as_text, lambda key, _: ~key.isin(*EVENT_FIELDS)),
         lambda _, text: F.coalesce(text, F.lit("null")),
     )
-    with_unknown = parsed.select("*", F.when(has_unknown, unknown).alias(_UNKNOWN))
+    with_unknown = parsed.select(
+        "*",
+        last_key_wins(typed_value(E.custom)).alias(OWN),
+        last_key_wins(_variant(E.custom)).alias(OWN_VARIANTS),
+        F.when(has_unknown, unknown).alias(_UNKNOWN),
+        lost.alias(VARIANTS_LOST),
+    )
+    custom = F.col(OWN)
     unknown_keys = F.map_keys(F.col(_UNKNOWN))
     in_custom = F.filter(unknown_keys, lambda key: F.array_contains(F.map_keys(custom), key))
     moved = F.map_filter(F.col(_UNKNOWN), lambda key, _: ~F.array_contains(F.map_keys(custom), key))
@@ -165,12 +183,57 @@ def fold_unknown_fields(parsed: DataFrame, *, line: str) -> DataFrame:
     return with_unknown.select("*", folded.alias(CUSTOM), collisions.alias(COLLISIONS)).drop(_UNKNOWN)
 
 
+def last_key_wins(json_map: Column) -> Column:
+    """A map parsed from a JSON object, with one entry per key: the last, as in
+    Python's json and orjson. Spark's JSON reader keeps duplicate keys in a map,
+    and any function that builds a map from it would fail the whole job on them."""
+    keys = F.map_keys(json_map)
+    last = F.filter(
+        F.map_entries(json_map),
+        lambda entry, i: ~F.array_contains(F.slice(keys, i + 2, F.size(keys)), entry["key"]),
+    )
+    has_duplicates = F.size(F.array_distinct(keys)) < F.size(keys)
+    return F.when(has_duplicates, F.map_from_entries(last)).otherwise(json_map)
+
+
+# --- The JSON kind of each field, computed once --------------------------------
+
+
+def _kind_column(name: str) -> str:
+    return f"_kind_{name}"
+
+
+def _number_column(name: str) -> str:
+    return f"_number_{name}"
+
+
+def with_json_kinds(folded: DataFrame) -> DataFrame:
+    """`folded` plus, per field, its JSON kind and, for the rare non-long numbers, its
+    value as a double, each computed once: the rules read them as columns. For a
+    string field the kind is always needed (a number there parses to a string); for
+    the others only when the typed parse gave null although the key is there.
+    """
+    extra: list[Column] = []
+    for name in EVENT_FIELDS:
+        if name == E.custom:
+            continue
+        kind = F.schema_of_variant(_variant(name))
+        if _PROPERTIES[name]["type"] != "string":
+            kind = F.when(typed_value(name).isNull() & is_present(name), kind)
+        extra.append(kind.alias(_kind_column(name)))
+        if _PROPERTIES[name]["type"] == "integer":
+            unusual = typed_value(name).isNull() & is_present(name)
+            number = F.when(unusual, F.try_variant_get(_variant(name), "$", "double"))
+            extra.append(number.alias(_number_column(name)))
+    return folded.select("*", *extra)
+
+
 # --- Rules, one per keyword --------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Value:
-    """What the rules need to know about one field of the line."""
+    """What the rules know about one field of the line (columns of with_json_kinds)."""
 
     name: str
 
@@ -184,35 +247,32 @@ class _Value:
 
     @property
     def kind(self) -> Column:
-        return F.schema_of_variant(_variant(self.name))
+        return F.col(_kind_column(self.name))
 
     @property
     def is_string(self) -> Column:
-        return self.kind == STRING_KIND
+        return F.coalesce(self.kind == STRING_KIND, F.lit(False))
 
     @property
     def is_number(self) -> Column:
         kind = self.kind
-        return kind.isin(INTEGER_KIND, "DOUBLE", "FLOAT") | kind.startswith("DECIMAL(")
+        return F.coalesce(kind.isin(INTEGER_KIND, "DOUBLE", "FLOAT") | kind.startswith("DECIMAL("), F.lit(False))
 
     @property
     def number(self) -> Column:
-        """As a double, for the rare values that are numbers but not longs (1.0, -2.5)."""
-        return F.try_variant_get(_variant(self.name), "$", "double")
-
-    @property
-    def beyond_long(self) -> Column:
-        """A JSON integer too large for the long column (|n| >= 2^63)."""
-        return self.kind.like("DECIMAL(%,0)") & (F.abs(self.number) >= F.lit(_LONG_LIMIT))
+        """As a double, for values that are numbers but not longs (1.0, -2.5, 1e20)."""
+        return F.col(_number_column(self.name))
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One check: the field it reports and its reason, and when it fires."""
+    """One check: the field it reports, its reason, and when it fires. A rule with
+    `keys` reports one violation per key of custom, as "custom.<key>"."""
 
     field: str
     reason: Reason
     fires: Column
+    keys: Column | None = None
 
 
 def _reason(name: str, keyword: str) -> Reason:
@@ -220,12 +280,14 @@ def _reason(name: str, keyword: str) -> Reason:
 
 
 def _type_rule(value: _Value, kind: str) -> Column:
-    """jsonschema's type keyword, with schemas.validate's integer: no 1.0, no bools."""
+    """jsonschema's type keyword, with schemas.validate's integer: no 1.0, no bools.
+
+    An integer field is a long column: a JSON integer beyond the long's range does
+    not parse, so it is wrong_type, as orjson makes those above 2^64 floats (the
+    validator's one difference: 2^63..2^64-1, an int to it, a too large long here)."""
     if kind == "string":
         return value.present & ~value.is_string
-    if kind == "integer":
-        return value.present & value.typed.isNull() & ~value.beyond_long
-    if kind in ("boolean", "object"):
+    if kind in ("integer", "boolean", "object"):
         return value.present & value.typed.isNull()
     raise ValueError(f"{value.name}: JSON type {kind!r} has no Spark rule")
 
@@ -235,29 +297,32 @@ def _equals(value: _Value, constant: Any) -> Column:
     if isinstance(constant, str):
         return value.is_string & (value.typed == F.lit(constant))
     if isinstance(constant, int) and not isinstance(constant, bool):
-        exact = value.typed == F.lit(constant) if _PROPERTIES[value.name]["type"] == "integer" else F.lit(False)
-        return F.coalesce(exact, value.is_number & (value.number == F.lit(float(constant))))
+        if _PROPERTIES[value.name]["type"] != "integer":
+            raise ValueError(f"{value.name}: an integer const on a non-integer field has no Spark rule")
+        # The typed value when it parsed; else any JSON number, compared by value.
+        return F.coalesce(value.typed == F.lit(constant), value.is_number & (value.number == float(constant)))
     raise ValueError(f"{value.name}: const {constant!r} has no Spark rule")
 
 
 def _below(value: _Value, minimum: int) -> Column:
     """jsonschema's minimum: applies to any number (-1.5 in an integer field too)."""
-    by_long = value.typed < F.lit(minimum) if _PROPERTIES[value.name]["type"] == "integer" else F.lit(None)
-    return F.coalesce(by_long, value.is_number & (value.number < F.lit(float(minimum))))
+    if _PROPERTIES[value.name]["type"] != "integer":
+        raise ValueError(f"{value.name}: minimum on a non-integer field has no Spark rule")
+    return F.coalesce(value.typed < F.lit(minimum), value.is_number & (value.number < float(minimum)))
 
 
 def _field_rules(name: str, spec: Mapping[str, Any]) -> Iterator[Rule]:
     value = _Value(name)
     for keyword, argument in spec.items():
-        reason = _reason(name, keyword)
         if keyword in _IGNORED or (name == E.custom and keyword in _CUSTOM_KEYWORDS):
             continue
+        reason = _reason(name, keyword)
         if keyword == "type":
             yield Rule(name, reason, _type_rule(value, argument))
         elif keyword == "enum":
             yield Rule(name, reason, value.present & ~(value.is_string & value.typed.isin(*argument)))
         elif keyword == "const":
-            yield Rule(name, reason, value.present & ~_equals(value, argument))
+            yield Rule(name, reason, value.present & ~F.coalesce(_equals(value, argument), F.lit(False)))
         elif keyword == "minimum":
             yield Rule(name, reason, value.present & _below(value, argument))
         elif keyword == "maxLength":
@@ -270,9 +335,6 @@ def _field_rules(name: str, spec: Mapping[str, Any]) -> Iterator[Rule]:
             yield Rule(name, reason, value.is_string & ~value.typed.rlike("(?d)" + argument))
         else:
             raise ValueError(f"{name}: keyword {keyword!r} has no Spark rule")
-    if spec.get("type") == "integer":
-        # Beyond what the long column holds: the JSON Schema has no maximum, the lake does.
-        yield Rule(name, Reason.out_of_range, value.present & value.typed.isNull() & value.beyond_long)
 
 
 def _required_rules(names: list[str], *, when: Column | None = None) -> Iterator[Rule]:
@@ -284,9 +346,10 @@ def _required_rules(names: list[str], *, when: Column | None = None) -> Iterator
 def _conditional_rules(branch: Mapping[str, Any]) -> Iterator[Rule]:
     """allOf: {"if": {"properties": {f: {"const"|"enum": ...}}, "required": [f]},
     "then": {"required": [...]}}: the error and ad events' extra fields."""
-    unknown = set(branch) - {"if", "then", "$comment"}
-    condition = branch["if"]
-    if unknown or set(condition) != {"properties", "required"} or set(branch["then"]) != {"required"}:
+    condition = branch.get("if", {})
+    if set(branch) - {"if", "then", "$comment"} or set(condition) != {"properties", "required"}:
+        raise ValueError(f"allOf branch has no Spark rule: {branch}")
+    if set(branch.get("then", {})) != {"required"}:
         raise ValueError(f"allOf branch has no Spark rule: {branch}")
     applies = F.lit(True)
     for name, spec in condition["properties"].items():
@@ -297,7 +360,7 @@ def _conditional_rules(branch: Mapping[str, Any]) -> Iterator[Rule]:
             matches = value.is_string & value.typed.isin(*spec["enum"])
         else:
             raise ValueError(f"allOf condition on {name} has no Spark rule: {spec}")
-        applies = applies & value.present & matches
+        applies = applies & value.present & F.coalesce(matches, F.lit(False))
     for name in condition["required"]:
         applies = applies & is_present(name)
     yield from _required_rules(branch["then"]["required"], when=applies)
@@ -308,54 +371,53 @@ def _conditional_rules(branch: Mapping[str, Any]) -> Iterator[Rule]:
 _CUSTOM_KEYWORDS = {"maxProperties", "propertyNames", "additionalProperties"}
 
 
-def _custom_rules(spec: Mapping[str, Any]) -> tuple[list[Rule], list[Column]]:
-    """Rules on the folded custom map; per-key rules give arrays of (field, reason)."""
+def _custom_rules(spec: Mapping[str, Any]) -> Iterator[Rule]:
+    """custom's own keywords, on the folded custom (the line's unknown fields in it)."""
     folded = F.col(CUSTOM)
-    rules: list[Rule] = []
-    per_key: list[Column] = []
     if "maxProperties" in spec:
-        too_many = F.size(folded) > spec["maxProperties"]
-        rules.append(Rule(E.custom, _reason(E.custom, "maxProperties"), too_many))
+        yield Rule(E.custom, _reason(E.custom, "maxProperties"), F.size(folded) > spec["maxProperties"])
     names = dict(spec.get("propertyNames", {}))
     if set(names) - {"maxLength"}:
         raise ValueError(f"custom.propertyNames has no Spark rule: {names}")
     if "maxLength" in names:
         long_key = F.exists(F.map_keys(folded), lambda key: F.length(key) > names["maxLength"])
-        rules.append(Rule(E.custom, Reason.string_too_long, long_key))
+        yield Rule(E.custom, Reason.string_too_long, long_key)
     values = dict(spec.get("additionalProperties", {}))
     if set(values) - {"type", "maxLength"} or values.get("type", "string") != "string":
         raise ValueError(f"custom.additionalProperties has no Spark rule: {values}")
-    # The line's own custom values by JSON kind; moved unknown fields are strings.
-    not_strings = F.map_keys(
-        F.map_filter(_variant(E.custom), lambda _, v: F.schema_of_variant(v) != STRING_KIND)
+
+    # The line's own custom values by JSON kind (moved unknown fields are strings).
+    def not_a_string(_: Column, value: Column) -> Column:
+        return F.schema_of_variant(value) != STRING_KIND
+
+    own = F.col(OWN_VARIANTS)
+    # No VARIANT map for a custom object: one of its values is an object with
+    # duplicate keys. The values that are JSON objects or arrays are the suspects
+    # (a string holding such JSON text too, in that rare case).
+    lost = own.isNull() & F.col(OWN).isNotNull()
+    looks_nested = F.map_keys(
+        F.map_filter(F.col(OWN), lambda _, v: F.json_object_keys(v).isNotNull() | F.json_array_length(v).isNotNull())
+    )
+    not_strings = F.coalesce(
+        F.when(lost, looks_nested).otherwise(F.map_keys(F.map_filter(own, not_a_string))),
+        F.array().cast("array<string>"),
     )
     if "type" in values:
-        per_key.append(_keyed(not_strings, _reason(E.custom, "type")))
+        some = lost | F.exists(F.map_values(own), lambda v: F.schema_of_variant(v) != STRING_KIND)
+        yield Rule(f"{E.custom}.", _reason(E.custom, "type"), some, keys=not_strings)
     if "maxLength" in values:
-        too_long = F.map_keys(F.map_filter(folded, lambda _, v: F.length(v) > values["maxLength"]))
-        per_key.append(_keyed(F.array_except(too_long, not_strings), _reason(E.custom, "maxLength")))
-    return rules, per_key
+        limit = values["maxLength"]
+        too_long = F.array_except(F.map_keys(F.map_filter(folded, lambda _, v: F.length(v) > limit)), not_strings)
+        long_value = F.exists(F.map_values(folded), lambda v: F.length(v) > limit)
+        yield Rule(f"{E.custom}.", _reason(E.custom, "maxLength"), long_value & (F.size(too_long) > 0), keys=too_long)
 
 
-def _keyed(keys: Column, reason: Reason) -> Column:
-    """array<struct<field, reason>> with field "custom.<key>" for each key."""
-    return F.coalesce(
-        F.transform(keys, lambda key: _violation(F.concat(F.lit(f"{E.custom}."), key), reason)),
-        F.array().cast(VIOLATIONS_TYPE),
-    )
-
-
-def _violation(field: Column, reason: Reason) -> Column:
-    return F.struct(field.alias("field"), F.lit(str(reason)).alias("reason"))
-
-
-VIOLATION_TYPE = T.StructType([T.StructField("field", T.StringType()), T.StructField("reason", T.StringType())])
-VIOLATIONS_TYPE = T.ArrayType(VIOLATION_TYPE)
-
-
-def _all_rules() -> tuple[list[Rule], list[Column]]:
+def contract_rules(line_bytes: Column) -> list[Rule]:
+    """Every rule of the JSON Schema, plus its one rule on the serialised size:
+    `line_bytes` as received (player-events.md, Envelope, Limits: 16 KiB, in bytes).
+    Reads the columns of parse_columns, fold_unknown_fields and with_json_kinds."""
     top = set(_SCHEMA) - _IGNORED - {"type", "x-limits", "required", "properties", "allOf", "additionalProperties"}
-    if top or _SCHEMA["type"] != "object":
+    if top or _SCHEMA["type"] != "object" or _SCHEMA.get("additionalProperties") is not False:
         raise ValueError(f"top-level keywords have no Spark rule: {sorted(top)}")
     # additionalProperties false: unknown fields never reach the rules, see fold_unknown_fields.
     rules = list(_required_rules(list(_SCHEMA["required"])))
@@ -363,30 +425,48 @@ def _all_rules() -> tuple[list[Rule], list[Column]]:
         rules.extend(_field_rules(name, spec))
     for branch in _SCHEMA.get("allOf", []):
         rules.extend(_conditional_rules(branch))
-    custom_rules, per_key = _custom_rules(_PROPERTIES[E.custom])
-    return rules + custom_rules, per_key
+    rules.extend(_custom_rules(_PROPERTIES[E.custom]))
+    collided = F.col(COLLISIONS)
+    rules.append(Rule(f"{E.custom}.", Reason.invalid_value, F.size(collided) > 0, keys=collided))
+    rules.append(Rule(WHOLE_FIELD, Reason.event_too_large, line_bytes > LIMITS.max_event_bytes))
+    return rules
 
 
-def contract_violations(line_bytes: Column) -> Column:
-    """Every violation of the contract by the parsed line, as array<struct<field,
-    reason>>; empty for a valid event, never null.
+VIOLATION_TYPE = T.StructType([T.StructField("field", T.StringType()), T.StructField("reason", T.StringType())])
+VIOLATIONS_TYPE = T.ArrayType(VIOLATION_TYPE)
 
-    `line_bytes` is the serialised size as received (player-events.md, Envelope,
-    Limits: 16 KiB, in bytes). Needs the columns of `parse_columns` and
-    `fold_unknown_fields`. A line that is not JSON or not an object gets that one reason, as in
-    schemas.validate.check_line.
-    """
-    rules, per_key = _all_rules()
-    too_large = line_bytes > LIMITS.max_event_bytes
-    scalar = [F.when(rule.fires, _violation(F.lit(rule.field), rule.reason)) for rule in rules]
-    scalar.append(F.when(too_large, _violation(F.lit(WHOLE_FIELD), Reason.event_too_large)))
-    event_rules = F.concat(
-        F.array_compact(F.array(*scalar)),
-        *per_key,
-        _keyed(F.col(COLLISIONS), Reason.invalid_value),
+
+def _violation(field: Column, reason: Reason) -> Column:
+    return F.struct(field.alias("field"), F.lit(str(reason)).alias("reason"))
+
+
+def any_fires(rules: list[Rule]) -> Column:
+    """True when at least one rule fires; never null."""
+    fired = F.lit(False)
+    for rule in rules:
+        fired = fired | F.coalesce(rule.fires, F.lit(False))
+    return fired
+
+
+def violations(rules: list[Rule]) -> Column:
+    """array<struct<field, reason>> of the rules that fire: empty, never null, for a
+    valid event; the array is built only for the (rare) lines that break a rule. A
+    line that is not JSON or not an object gets that one reason, as in
+    schemas.validate.check_line."""
+    empty = F.array().cast(VIOLATIONS_TYPE)
+    found = F.flatten(
+        F.array(*(F.when(F.coalesce(rule.fires, F.lit(False)), _reported(rule)).otherwise(empty) for rule in rules))
     )
     return (
         F.when(is_malformed(), F.array(_violation(F.lit(WHOLE_FIELD), Reason.malformed_json)))
         .when(is_not_an_object(), F.array(_violation(F.lit(WHOLE_FIELD), Reason.not_an_object)))
-        .otherwise(event_rules)
+        .when(any_fires(rules), found)
+        .otherwise(empty)
     )
+
+
+def _reported(rule: Rule) -> Column:
+    """The violations one firing rule reports: one, or one per key of custom."""
+    if rule.keys is None:
+        return F.array(_violation(F.lit(rule.field), rule.reason))
+    return F.transform(rule.keys, lambda key: _violation(F.concat(F.lit(rule.field), key), rule.reason))
