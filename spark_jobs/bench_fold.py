@@ -62,6 +62,7 @@ from spark_jobs.spark import build_session
 from spark_jobs.transforms.sessions import (
     _ACC,
     ACC,
+    FOLD_INPUT_COLUMNS,
     State,
     first_non_null,
     first_of,
@@ -210,16 +211,7 @@ def play_sessions_windowed(
     closes = kind.isin(EventType.ended, EventType.view_end) | fatal
     ad_flag = F.when(kind == EventType.ad_break_start, True).when(kind == EventType.ad_break_end, False)
     pass_a = events.select(
-        E.play_session_id,
-        E.event_id,
-        E.event_type,
-        E.event_ts,
-        E.seq,
-        EVENT_TIME,
-        E.bitrate_kbps,
-        E.playhead_ms,
-        E.error_code,
-        *SESSION_DIMENSIONS,
+        *FOLD_INPUT_COLUMNS,
         fatal.alias("fatal"),
         closes.alias("closes"),
         (~seen(closes, before)).alias("live"),
