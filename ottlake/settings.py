@@ -46,6 +46,22 @@ class Settings(BaseSettings):
     firehose_name: str = "ottlake-player-events-to-s3"
     firehose_role_arn: str | None = None
 
+    # Lake sink (consumers/): a raw object is written when either buffer limit is
+    # reached (Firehose's defaults are 5 MiB and 300 s).
+    sink_buffer_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    sink_buffer_seconds: float = Field(default=60.0, gt=0)
+
+    # Real-time QoE monitor (consumers/): events older than the lateness, by event
+    # time against the newest seen, are counted and dropped from the live view.
+    monitor_lateness_s: float = Field(default=120.0, ge=0)
+    # Alert rules (a TOML file) and the Slack-compatible incoming webhook they post to.
+    alert_rules: Path | None = None
+    alert_webhook_url: str | None = None
+
+    # Data-quality gates (quality/): the share of a run's raw lines quarantined
+    # above which the raw gate fails.
+    quality_max_quarantine_share: float = Field(default=0.05, ge=0, le=1)
+
     # SDK
     sdk_queue_size: int = Field(default=100_000, ge=1)
     sdk_flush_interval_s: float = Field(default=1.0, gt=0)
