@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 RAW_PREFIX = "raw/player_events/"
 # Firehose's key carries the delivery stream's version; ours is fixed.
 _VERSION = 1
@@ -40,6 +42,28 @@ def encode(lines: Iterable[bytes], *, gzip_compressed: bool = True) -> bytes:
     body = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
     # mtime=0: the same lines always give the same bytes (a rewrite is identical).
     return gzip.compress(body, compresslevel=6, mtime=0) if gzip_compressed else body
+
+
+def stamp_received(data: bytes, arrival_ms: int) -> list[bytes]:
+    """The NDJSON lines of one stream record, each event stamped with `received_ts`.
+
+    player-events.md, Envelope: for events put straight into the stream the lake
+    sink sets `received_ts` from the record's arrival time; one that already has
+    it (the collector's) keeps it. A line that is not a JSON object is kept as it
+    is: bronze quarantines it with a reason, nothing is dropped here."""
+    lines = []
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            event = None
+        if isinstance(event, dict) and event.get("received_ts") is None:
+            event["received_ts"] = arrival_ms
+            line = orjson.dumps(event)
+        lines.append(line + b"\n")
+    return lines
 
 
 class RawZoneStore(Protocol):

@@ -23,17 +23,23 @@ class StreamRecord:
     arrival: datetime
 
 
-def shard_ids(client: Any, stream_name: str) -> list[str]:
-    """Every shard of the stream, following ListShards' pagination."""
-    shards: list[str] = []
+def list_shards(client: Any, stream_name: str) -> list[dict[str, Any]]:
+    """Every shard of the stream as ListShards describes it (open and closed, with
+    parents and hash key ranges), following its pagination."""
+    shards: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"StreamName": stream_name}
     while True:
         page = client.list_shards(**kwargs)
-        shards.extend(shard["ShardId"] for shard in page["Shards"])
+        shards.extend(page["Shards"])
         token = page.get("NextToken")
         if not token:
             return shards
         kwargs = {"NextToken": token}
+
+
+def shard_ids(client: Any, stream_name: str) -> list[str]:
+    """Every shard's id, in ListShards' order."""
+    return [shard["ShardId"] for shard in list_shards(client, stream_name)]
 
 
 def read_shard(

@@ -45,3 +45,7 @@ class JobError(OttlakeError):
 
 class QualityGateError(OttlakeError):
     """A critical data-quality expectation failed; the stage was not published."""
+
+
+class ConsumerError(OttlakeError):
+    """A stream consumer (the lake sink, the live monitor, their runners) cannot go on."""

@@ -3,4 +3,6 @@
 pytest_plugins = [
     "tests.fixtures_stack",
     "tests.fixtures_spark",
+    "tests.fixtures_consumers",
+    "tests.fixtures_monitor",
 ]
