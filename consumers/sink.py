@@ -21,22 +21,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from amazon_kclpy.checkpoint_error import CheckpointError
 from amazon_kclpy.v3.processor import RecordProcessorBase
 
-from consumers.raw_zone import RawZoneStore, encode, object_key, open_raw_zone, stamp_received
+from consumers.checkpoint import checkpoint
+from consumers.raw_zone import (
+    RawZoneStore,
+    encode,
+    object_key,
+    open_raw_zone,
+    stamp_received,
+)
 from ottlake.errors import ConsumerError
 
 if TYPE_CHECKING:
     from ottlake.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-# KCL's checkpoint errors that a retry can cure: DynamoDB throttled the lease
-# table (the KCL docs' sample backs off and retries the same checkpoint).
-_RETRYABLE_CHECKPOINT = frozenset({"ThrottlingException"})
-# The lease moved to another worker: it resumes from the last checkpoint.
-_LEASE_GONE = frozenset({"ShutdownException"})
 
 
 @dataclass
@@ -179,27 +179,16 @@ class LakeSinkProcessor(RecordProcessorBase):
         self._checkpoint(checkpointer, buffer.last_sequence, buffer.last_sub_sequence)
 
     def _checkpoint(self, checkpointer: Any, sequence: str | None, sub_sequence: int | None) -> None:
-        """Checkpoint, retrying throttling with exponential backoff.
+        """A lost lease is not an error here: the new owner resumes from the last
+        checkpoint and rewrites the same objects."""
 
-        A lost lease is not an error here (the new owner resumes from the last
-        checkpoint and rewrites the same objects); anything else is."""
-        for attempt in range(self.checkpoint_attempts):
-            try:
-                checkpointer.checkpoint(sequence, sub_sequence)
-                self.counters.checkpoints += 1
-                return
-            except CheckpointError as exc:
-                if exc.value in _LEASE_GONE:
-                    logger.warning("lake sink: checkpoint of %s refused (%s): the lease moved",
-                                   self.shard_id, exc.value)
-                    return
-                if exc.value not in _RETRYABLE_CHECKPOINT or attempt == self.checkpoint_attempts - 1:
-                    raise ConsumerError(
-                        f"lake sink: checkpoint of {self.shard_id} at {sequence or 'the end'} failed "
-                        f"after {attempt + 1} attempt(s): {exc.value}"
-                    ) from None
-                self.counters.checkpoint_retries += 1
-                self.sleep(self.backoff_s * 2**attempt)
+        def retried() -> None:
+            self.counters.checkpoint_retries += 1
+
+        if checkpoint(checkpointer, sequence, sub_sequence, who="lake sink", shard_id=self.shard_id,
+                      attempts=self.checkpoint_attempts, backoff_s=self.backoff_s, sleep=self.sleep,
+                      on_retry=retried):
+            self.counters.checkpoints += 1
 
 
 def make_processor(settings: Settings, *, lake: str | None = None) -> LakeSinkProcessor:

@@ -6,6 +6,10 @@ the windows; rows of windows that closed go to the live table, then the alert
 rules are evaluated over every window all shards have closed, then the shard is
 checkpointed up to the last record whose events all sit in written windows (a
 restart re-reads the rest and rebuilds the open windows).
+
+A shard with no records for `idle_after_ms` of the processor's own clock is
+marked idle and stops holding back the alerts of the others (store.complete_until_of);
+its next progress report makes it hold back again.
 """
 
 from __future__ import annotations
@@ -13,24 +17,22 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from amazon_kclpy.checkpoint_error import CheckpointError
 from amazon_kclpy.v3.processor import RecordProcessorBase
 
+from consumers.checkpoint import checkpoint
 from consumers.monitor.alerts import Alerting
 from consumers.monitor.rows import WindowRow
 from consumers.monitor.store import LiveStore
 from consumers.monitor.windows import Monitor
-from ottlake.errors import ConsumerError
 from schemas.contract import LIMITS, E
 from schemas.validate import Reason, check_line
 
 logger = logging.getLogger(__name__)
 
-_LEASE_GONE = frozenset({"ShutdownException"})
-_RETRYABLE_CHECKPOINT = frozenset({"ThrottlingException"})
 _MAX_CATCH_UP = 60  # windows
 
 
@@ -59,11 +61,16 @@ def event_time(event: dict[str, Any], arrival_ms: int) -> tuple[int, int]:
 
 class QoeMonitorProcessor(RecordProcessorBase):
     def __init__(self, *, store: LiveStore, alerting: Alerting | None, lateness_ms: int,
-                 checkpoint_attempts: int = 5) -> None:
+                 checkpoint_attempts: int = 5, idle_after_ms: int | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """`idle_after_ms` is processing time (default: the lateness, the time the
+        others' windows wait for late events anyway); `clock` gives seconds."""
         self.store = store
         self.alerting = alerting
         self.lateness_ms = lateness_ms
         self.checkpoint_attempts = checkpoint_attempts
+        self.idle_after_ms = lateness_ms if idle_after_ms is None else idle_after_ms
+        self.clock = clock
         self.counters = ProcessorCounters()
         self.shard_id = ""
         self._reset()
@@ -75,6 +82,8 @@ class QoeMonitorProcessor(RecordProcessorBase):
         self._records: deque[tuple[str, int | None, int | None]] = deque()
         self._known_series: set[str] = set()
         self._evaluated_until: int | None = None
+        self._idle = False
+        self._last_input_s = self.clock()
 
     # --- the v3 interface ------------------------------------------------------------
 
@@ -84,8 +93,10 @@ class QoeMonitorProcessor(RecordProcessorBase):
         self.store.register_shard(self.shard_id)
 
     def process_records(self, process_records_input: Any) -> None:
-        for record in process_records_input.records:
+        records = process_records_input.records
+        for record in records:
             self._add(record)
+        self._note_input(bool(records))
         self._flush(self.monitor.advance())
         self._checkpoint_safe(process_records_input.checkpointer)
 
@@ -95,7 +106,12 @@ class QoeMonitorProcessor(RecordProcessorBase):
         self._checkpoint(shard_ended_input.checkpointer, None, None)
 
     def shutdown_requested(self, shutdown_requested_input: Any) -> None:
-        # Open windows are not written: the next owner re-reads from the checkpoint.
+        # Every process_records writes the windows the watermark closed, so only rows
+        # whose write failed can be left: one more try, then checkpoint what is safe.
+        # Open windows are not written (their late events may still come): the next
+        # owner re-reads their records from the checkpoint and rebuilds them.
+        if self._unwritten:
+            self._flush([])
         self._checkpoint_safe(shutdown_requested_input.checkpointer)
 
     def lease_lost(self, lease_lost_input: Any) -> None:
@@ -104,6 +120,24 @@ class QoeMonitorProcessor(RecordProcessorBase):
         self._reset()
 
     # --- input ----------------------------------------------------------------------
+
+    def _note_input(self, any_records: bool) -> None:
+        """Mark the shard idle after `idle_after_ms` without records (both runners call
+        process_records for empty batches too: kcl.properties,
+        callProcessRecordsEvenForEmptyRecordList)."""
+        now = self.clock()
+        if any_records:
+            self._last_input_s, self._idle = now, False
+            return
+        if self._idle or (now - self._last_input_s) * 1000 < self.idle_after_ms:
+            return
+        if self.monitor.closed_before is None:
+            # No progress to report, so _flush writes none: mark it here (before
+            # `_idle`, so a failed write is tried again with the next batch).
+            self.store.set_idle(self.shard_id)
+        self._idle = True
+        logger.info("qoe monitor: %s idle for %d ms: it no longer holds back alerts",
+                    self.shard_id, self.idle_after_ms)
 
     def _add(self, record: Any) -> None:
         self.counters.records += 1
@@ -147,7 +181,7 @@ class QoeMonitorProcessor(RecordProcessorBase):
         closed_before = self.monitor.closed_before
         if closed_before is None and not ended:
             return
-        self.store.set_progress(self.shard_id, int(closed_before or 0), ended=ended)
+        self.store.set_progress(self.shard_id, int(closed_before or 0), ended=ended, idle=self._idle)
         self._evaluate_alerts()
 
     def _evaluate_alerts(self) -> None:
@@ -177,17 +211,6 @@ class QoeMonitorProcessor(RecordProcessorBase):
             self._checkpoint(checkpointer, safe[0], safe[1])
 
     def _checkpoint(self, checkpointer: Any, sequence: str | None, sub_sequence: int | None) -> None:
-        for attempt in range(self.checkpoint_attempts):
-            try:
-                checkpointer.checkpoint(sequence, sub_sequence)
-                self.counters.checkpoints += 1
-                return
-            except CheckpointError as exc:
-                if exc.value in _LEASE_GONE:
-                    logger.warning("qoe monitor: checkpoint of %s refused: the lease moved", self.shard_id)
-                    return
-                if exc.value not in _RETRYABLE_CHECKPOINT or attempt + 1 == self.checkpoint_attempts:
-                    raise ConsumerError(
-                        f"qoe monitor: checkpoint of {self.shard_id} at {sequence or 'the end'} failed: {exc.value}"
-                    ) from None
-                time.sleep(0.2 * 2**attempt)  # DynamoDB throttled the lease table
+        if checkpoint(checkpointer, sequence, sub_sequence, who="qoe monitor", shard_id=self.shard_id,
+                      attempts=self.checkpoint_attempts, backoff_s=0.2, sleep=time.sleep):
+            self.counters.checkpoints += 1

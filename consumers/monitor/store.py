@@ -77,25 +77,30 @@ class LiveStore:
     # --- shard progress -----------------------------------------------------------------
 
     def register_shard(self, shard_id: str) -> None:
-        """Announce a shard (keeping the progress of a previous owner of its lease)."""
+        """Announce a shard (keeping the progress of a previous owner of its lease);
+        a new owner holds the others back until it finds its shard idle."""
         self.client.update_item(
             TableName=self.table, Key=_key(SHARDS, shard_id),
-            UpdateExpression="SET watermark_ms = if_not_exists(watermark_ms, :zero), ended = :no",
+            UpdateExpression="SET watermark_ms = if_not_exists(watermark_ms, :zero), ended = :no, idle = :no",
             ExpressionAttributeValues=_values({":zero": 0, ":no": False}),
         )
 
-    def set_progress(self, shard_id: str, watermark_ms: int, *, ended: bool = False) -> None:
+    def set_progress(self, shard_id: str, watermark_ms: int, *, ended: bool = False, idle: bool = False) -> None:
         self.client.put_item(TableName=self.table, Item=_item(
-            {PK: SHARDS, SK: shard_id, "watermark_ms": watermark_ms, "ended": ended}))
+            {PK: SHARDS, SK: shard_id, "watermark_ms": watermark_ms, "ended": ended, "idle": idle}))
+
+    def set_idle(self, shard_id: str) -> None:
+        """Mark a shard idle, keeping its watermark (it has no progress of its own yet)."""
+        self.client.update_item(
+            TableName=self.table, Key=_key(SHARDS, shard_id),
+            UpdateExpression="SET watermark_ms = if_not_exists(watermark_ms, :zero), idle = :yes",
+            ExpressionAttributeValues=_values({":zero": 0, ":yes": True}),
+        )
 
     def complete_until(self) -> int | None:
-        """Windows ending at or before this are closed by every shard still running
-        (None when no shard registered). Ended shards hold nothing back."""
-        progress = list(self._query("#pk = :pk", {":pk": SHARDS}))
-        running = [int(p["watermark_ms"]) for p in progress if not p.get("ended")]
-        if running:
-            return min(running)
-        return max((int(p["watermark_ms"]) for p in progress), default=None)
+        """Windows ending at or before this are closed by every shard holding back (see
+        `complete_until_of`); None when no shard registered."""
+        return complete_until_of(self._query("#pk = :pk", {":pk": SHARDS}))
 
     # --- alert state --------------------------------------------------------------------
 
@@ -152,6 +157,21 @@ class LiveStore:
                 self.sleep(min(2.0, 0.05 * 2**attempt))
             else:
                 raise RuntimeError(f"{len(requests)} items still unprocessed after {attempts} BatchWriteItem calls")
+
+
+def complete_until_of(progress: Iterable[dict[str, Any]]) -> int | None:
+    """The lowest watermark of the shards that hold alerts back; None without shards.
+
+    Ended shards hold nothing back (nothing more comes), nor do idle ones: a shard
+    with no records for a while would otherwise stop every alert (Flink's source
+    idleness, the same trade-off: what it sends later, for windows already
+    evaluated, is written but not evaluated again). With nobody holding back, the
+    newest watermark of all."""
+    progress = list(progress)
+    holding = [int(p["watermark_ms"]) for p in progress if not p.get("ended") and not p.get("idle")]
+    if holding:
+        return min(holding)
+    return max((int(p["watermark_ms"]) for p in progress), default=None)
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:

@@ -24,15 +24,20 @@ from consumers.monitor.store import LiveStore
 from consumers.monitor.windows import WINDOW_MS
 from ottlake.cli.main import main
 from ottlake.settings import Settings
-from producers.simulator import SimConfig, simulate
-from producers.simulator.incidents import parse_incident
 from tests.fixtures_consumers import RecordingCheckpointer, initialize_input, kcl_record, process_input
-from tests.fixtures_monitor import WebhookReceiver, live_table_settings, webhook_receiver
+from tests.fixtures_monitor import (
+    INCIDENT_MINUTES,
+    INCIDENT_WINDOWS,
+    WebhookReceiver,
+    incident_simulation,
+    live_table_settings,
+    quiet_windows,
+    rebuffer_ratios,
+    webhook_receiver,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
-MINUTES = 25
-INCIDENT = "cdn-stall:fastly:8-13:20"  # five minutes, stall hazard x20
 START_MS = 1_780_000_000_000 - 1_780_000_000_000 % WINDOW_MS
 SHARDS = ("shardId-000000000000", "shardId-000000000001")
 BATCH = 500
@@ -45,8 +50,7 @@ def _shard_of(partition_key: str) -> int:
 
 
 def _feed(processors: list[QoeMonitorProcessor], checkpointers: list[RecordingCheckpointer]) -> None:
-    sim = simulate(SimConfig(viewers=500, minutes=MINUTES, seed=7, start_ms=START_MS,
-                             incidents=(parse_incident(INCIDENT, minutes=MINUTES),)))
+    sim = incident_simulation(START_MS)
     sequence = itertools.count(1)
     for offset in range(0, len(sim.deliveries), BATCH):
         per_shard: list[list[Any]] = [[] for _ in processors]
@@ -83,20 +87,13 @@ def _run(settings: Settings, webhook: WebhookReceiver) -> dict[str, Any]:
             "webhook": webhook}
 
 
-def _ratios(store: LiveStore, series: str) -> dict[int, float | None]:
-    rows = store.rows(series, since_ms=START_MS, until_ms=START_MS + MINUTES * WINDOW_MS)
-    return {(row.window_start_ms - START_MS) // WINDOW_MS: row.rebuffer_ratio for row in rows}
-
-
 def test_the_incident_cdn_rebuffers_in_the_incident_windows_only(incident_run: dict[str, Any]) -> None:
-    fastly = _ratios(incident_run["store"], "cdn#fastly")
-    assert sorted(fastly) == list(range(MINUTES))
-    incident = [fastly[m] for m in range(8, 13)]
-    before = [fastly[m] for m in range(0, 8)]
-    # Stalls begun in the incident run on a little; from 6 minutes after its end, none.
-    after = [fastly[m] for m in range(19, MINUTES)]
+    fastly = rebuffer_ratios(incident_run["store"], "cdn#fastly", start_ms=START_MS)
+    assert sorted(fastly) == list(range(INCIDENT_MINUTES))
+    incident = [fastly[m] for m in INCIDENT_WINDOWS]
+    quiet = [fastly[m] for m in quiet_windows()]
     assert all(ratio is not None and ratio > 0.02 for ratio in incident), incident
-    assert all((ratio or 0) < 0.015 for ratio in before + after), (before, after)
+    assert all((ratio or 0) < 0.015 for ratio in quiet), quiet
     for other in ("akamai", "cloudfront", "cloudflare"):
         rows = incident_run["store"].rows(f"cdn#{other}", since_ms=START_MS + 8 * WINDOW_MS,
                                           until_ms=START_MS + 12 * WINDOW_MS)
@@ -119,7 +116,7 @@ def test_both_shards_wrote_checkpointed_and_rejected_nothing(incident_run: dict[
         positions = checkpointer.checkpoints
         assert positions[-1] is None  # SHARD_END
         assert [int(p) for p in positions[:-1]] == sorted(int(p) for p in positions[:-1])
-    all_rows = incident_run["store"].rows("all", since_ms=START_MS, until_ms=START_MS + MINUTES * WINDOW_MS)
+    all_rows = incident_run["store"].rows("all", since_ms=START_MS, until_ms=START_MS + INCIDENT_MINUTES * WINDOW_MS)
     assert sum(row.starts for row in all_rows) > 300
 
 
@@ -136,5 +133,5 @@ def test_ottlake_live_once_prints_the_windows(incident_run: dict[str, Any], ottl
     assert code == 0, out
     fastly_lines = [line for line in out.splitlines() if "fastly" in line]
     assert len(fastly_lines) == 3  # windows at minutes 9, 10 and 11
-    expected = _ratios(incident_run["store"], "cdn#fastly")[11]
+    expected = rebuffer_ratios(incident_run["store"], "cdn#fastly", start_ms=START_MS)[11]
     assert expected is not None and f"{expected * 100:.2f}%" in fastly_lines[0]
