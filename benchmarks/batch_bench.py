@@ -375,18 +375,25 @@ def _floor(kind: str, zone: RawZone) -> tuple[dict[str, Any], Run]:
 # --- the batch -----------------------------------------------------------------------------
 
 
-_ROW = re.compile(r"^\W*(bronze|sessions|viewer_sessions|aggregates)\s*│\s*([\d.]+)\s*│(.*)$")
+_ROW = re.compile(r"^\W*(bronze|sessions|viewer_sessions|aggregates)\s*│\s*([\d.]+)\s*│\s*([\d.]+)\s*│(.*)$")
 _COUNT = re.compile(r"([a-z_]+) ([\d,]+)")
 
 
-def parse_stage_table(text: str) -> dict[str, tuple[float, dict[str, int]]]:
-    """{stage: (seconds, counts)} from the table `ottlake batch` prints."""
-    out: dict[str, tuple[float, dict[str, int]]] = {}
+@dataclass(frozen=True)
+class StageRow:
+    seconds: float
+    gate_seconds: float  # of `seconds`, the stage's quality gates
+    counts: dict[str, int]
+
+
+def parse_stage_table(text: str) -> dict[str, StageRow]:
+    """{stage: its row} from the table `ottlake batch` prints (stage, seconds, gate s, result)."""
+    out: dict[str, StageRow] = {}
     for line in text.splitlines():
         match = _ROW.match(line.strip())
         if match:
-            counts = {key: int(value.replace(",", "")) for key, value in _COUNT.findall(match.group(3))}
-            out[match.group(1)] = (float(match.group(2)), counts)
+            counts = {key: int(value.replace(",", "")) for key, value in _COUNT.findall(match.group(4))}
+            out[match.group(1)] = StageRow(float(match.group(2)), float(match.group(3)), counts)
     return out
 
 
@@ -395,7 +402,7 @@ def _ottlake() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "ottlake.cli.main"]
 
 
-def run_batch(zone: RawZone) -> tuple[dict[str, tuple[float, dict[str, int]]], Run, Path]:
+def run_batch(zone: RawZone) -> tuple[dict[str, StageRow], Run, Path]:
     lake = OUT / "lakes" / zone.root.name
     shutil.rmtree(lake, ignore_errors=True)
     _link_tree(zone.objects_root, lake / RAW_SUBDIR)
@@ -464,28 +471,32 @@ def batch(options: BenchOptions) -> list[Measurement]:
             print(f"batch {label}: Spark floor {spark['seconds']:.1f} s, DuckDB floor {duck['seconds']:.1f} s; "
                   f"{failure}", file=sys.stderr)
             raise
-        total = sum(seconds for seconds, _ in stages.values())
-        bronze_counts = stages["bronze"][1]
+        total = sum(row.seconds for row in stages.values())
+        bronze_counts = stages["bronze"].counts
         if bronze_counts.get("rows_in") != events:
             raise RuntimeError(f"bronze read {bronze_counts.get('rows_in')} lines, the raw zone has {events:,}")
         samples.setdefault("spark", []).append(spark["seconds"])
         samples.setdefault("duckdb", []).append(duck["seconds"])
         for name in STAGES:
-            samples.setdefault(name, []).append(stages[name][0])
+            samples.setdefault(name, []).append(stages[name].seconds)
+            samples.setdefault(f"{name} gates", []).append(stages[name].gate_seconds)
         samples.setdefault("batch", []).append(total)
         walls.append(batch_run.wall)
         notes["spark"] = f"from_json(contract schema) -> noop; run {spark_run.wall:.1f} s; {_memory(spark_run)}"
         notes["duckdb"] = (f"read_ndjson typed, 2 threads, count() of all 41 columns; run {duck_run.wall:.1f} s; "
                            f"{_memory(duck_run)}")
         for name in STAGES:
-            counts = stages[name][1]
-            notes[name] = ", ".join(f"{key} {value:,}" for key, value in counts.items())
+            row = stages[name]
+            share = row.gate_seconds / row.seconds if row.seconds else 0.0
+            notes[name] = (f"gates {row.gate_seconds:.1f} s = {share:.0%} of the stage (target <= 25%); "
+                           + ", ".join(f"{key} {value:,}" for key, value in row.counts.items()))
         dup_check = "" if bronze_counts.get("duplicates") == zone.duplicates else (
             f"; MISMATCH: {zone.duplicates:,} duplicates landed")
         notes["bronze"] += dup_check
         record["runs"].append({
             **floors, "load_after": _load(),
-            "batch": {"stages": {k: {"seconds": s, "counts": c} for k, (s, c) in stages.items()},
+            "batch": {"stages": {k: {"seconds": r.seconds, "gate_seconds": r.gate_seconds, "counts": r.counts}
+                                 for k, r in stages.items()},
                       "stage_sum": total, "wall": batch_run.wall, "peak_rss": batch_run.peak_rss, "lake": str(lake)},
         })
     median = {key: statistics.median(values) for key, values in samples.items()}

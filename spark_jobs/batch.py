@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 
 from ottlake.errors import JobError, OttlakeError
-
+from quality.gate import GateRun
 from spark_jobs.jobs import aggregates, bronze, sessions, viewers
 from spark_jobs.jobs.common import StageReport, Window
 from spark_jobs.lake import Lake
@@ -24,6 +24,7 @@ STAGES: tuple[tuple[str, Callable[..., StageReport]], ...] = (
 
 @dataclass
 class BatchReport:
+    run_id: str
     stages: list[StageReport] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -33,17 +34,20 @@ def run_batch(
     lake: Lake,
     *,
     window: Window = Window(),
+    gates: GateRun | None = None,
     on_stage: Callable[[str], None] = lambda _name: None,
 ) -> BatchReport:
-    """Run every stage; the first failure (an OttlakeError) stops the rest."""
+    """Run every stage; the first failure (an OttlakeError, a failed quality gate
+    among them) stops the rest. All stages record their gates under one run id."""
     import time
 
-    report = BatchReport()
+    gates = gates or GateRun.new()
+    report = BatchReport(gates.run_id)
     for name, stage in STAGES:
         on_stage(name)
         began = time.perf_counter()
         try:
-            report.stages.append(stage(spark, lake, window=window))
+            report.stages.append(stage(spark, lake, window=window, gates=gates))
         except OttlakeError:
             raise
         except Exception as exc:  # Spark's and the JVM's errors: one line, naming the stage

@@ -70,5 +70,13 @@ class Lake:
     def quality(self) -> str:
         return self.path("_quality")
 
+    @property
+    def quality_results(self) -> str:
+        return self.path("_quality", "results")
+
+    @property
+    def quality_docs(self) -> str:
+        return self.path("_quality", "docs")
+
     def state(self, name: str) -> str:
         return self.path("_state", name)

@@ -38,25 +38,28 @@ class RawObject:
 def list_objects(spark: SparkSession, root: str) -> list[RawObject]:
     """Every object under `root` (recursively), through Hadoop's FileSystem, so the
     same code lists a local folder and S3. Hidden and temporary files (`.x`, `_x`,
-    as writers leave while they write) are not objects yet."""
+    as writers leave while they write) are not objects yet (Spark's file index
+    skips them).
+
+    Listed by Spark's file index (the `binaryFile` source, reading no content) and
+    collected at once: asking Hadoop for each status over py4j cost ~3 ms an object
+    (9 s for 2,600 objects, a 10M-event raw zone has 26,000)."""
     jvm = spark.sparkContext._jvm
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     path = jvm.org.apache.hadoop.fs.Path(root)
     try:
-        fs = path.getFileSystem(conf)
-        if not fs.exists(path):
+        if not path.getFileSystem(conf).exists(path):
             return []
-        files = fs.listFiles(path, True)
+        rows = (
+            spark.read.format("binaryFile")
+            .option("recursiveFileLookup", "true")
+            .load(root)
+            .select("path", "length", F.unix_millis("modificationTime").alias("modified_ms"))
+            .collect()
+        )
     except Exception as exc:  # py4j wraps Java's IOException
-        raise JobError(f"cannot list the raw zone at {root}: {str(exc).splitlines()[0]}") from None
-    objects = []
-    while files.hasNext():
-        status = files.next()
-        name = status.getPath().getName()
-        if name.startswith((".", "_")):
-            continue
-        objects.append(RawObject(status.getPath().toString(), status.getLen(), status.getModificationTime()))
-    return sorted(objects, key=lambda o: o.path)
+        raise JobError(f"cannot list the raw zone at {root}: {str(exc).strip().splitlines()[0]}") from None
+    return sorted((RawObject(row.path, row.length, row.modified_ms) for row in rows), key=lambda o: o.path)
 
 
 def in_window(objects: list[RawObject], start: datetime | None, end: datetime | None) -> list[RawObject]:

@@ -23,6 +23,8 @@ def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None) -> 
     is written in one Delta commit, so a failure leaves no partial table.
     """
     settings = settings_from(ctx, lake=lake_root)
+    from quality import docs
+    from quality.gate import GateRun
     from spark_jobs.batch import run_batch
     from spark_jobs.jobs.common import Window
     from spark_jobs.lake import Lake
@@ -31,19 +33,31 @@ def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None) -> 
     # PySpark logs a failed query's context to stderr as JSON; the CLI reports the
     # failure itself, in one line (an entry point may set logging; a library may not).
     logging.getLogger("DataFrameQueryContextLogger").setLevel(logging.CRITICAL)
+    # great-expectations logs its own progress and deprecations; the gates report
+    # their results in the table below and in `ottlake quality`.
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    gates = GateRun.new(max_quarantine_share=settings.quality_max_quarantine_share)
     lake = Lake.at(settings.lake)
     parsed_window = Window.parse(window)
     with console.status("starting Spark") as status:
         spark = build_session("local", app_name="ottlake-batch")
-        report = run_batch(spark, lake, window=parsed_window, on_stage=lambda name: status.update(f"stage {name}"))
+        report = run_batch(spark, lake, window=parsed_window, gates=gates,
+                           on_stage=lambda name: status.update(f"stage {name}"))
     table = Table(title=f"ottlake batch: {lake.root}", title_justify="left")
     table.add_column("stage", style="bold")
     table.add_column("seconds", justify="right")
+    table.add_column("gate s", justify="right")  # of the stage's seconds, its quality gates'
     table.add_column("result")
     for stage in report.stages:
         result = ", ".join(f"{key} {value:,}" for key, value in stage.counts.items())
-        table.add_row(stage.stage, f"{report.seconds[stage.stage]:.1f}", result or stage.note)
+        table.add_row(stage.stage, f"{report.seconds[stage.stage]:.1f}", f"{stage.gate_seconds:.1f}",
+                      result or stage.note)
     console.print(table)
+    for stage in report.stages:
+        for warning in stage.gate_warnings:
+            console.print(f"gate warning ({stage.stage}): {warning}", markup=False)
+    if any(stage.gate_seconds for stage in report.stages):
+        console.print(f"quality: run {report.run_id}; Data Docs at {docs.index(lake)}", markup=False)
 
 
 COMMANDS: list[click.Command] = [batch_cmd]

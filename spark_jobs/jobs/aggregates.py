@@ -10,10 +10,14 @@ no longer has sessions is deleted), by MERGE on the grain and the dimensions.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from quality import frames
+from quality.gate import GateRun, check_all
+from quality.suites import QOE_AGGREGATES, QOE_TOTALS
 from spark_jobs import delta_io, state
 from spark_jobs.columns import PS, QOE, QOE_DAILY_SCHEMA, QOE_DIMENSIONS, QOE_HOURLY_SCHEMA
 from spark_jobs.jobs.common import StageReport, Window, run_job, utc_now
@@ -29,7 +33,8 @@ def ensure(spark: SparkSession, lake: Lake) -> None:
     delta_io.ensure_table(spark, lake.qoe_daily, QOE_DAILY_SCHEMA)
 
 
-def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageReport:
+def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun | None = None) -> StageReport:
+    gates = gates or GateRun.new()
     ensure(spark, lake)
     report = StageReport(JOB)
     todo = state.pending(spark, lake, JOB, lake.play_sessions)
@@ -41,27 +46,48 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageR
     changed = None
     if not delta_io.is_empty(spark, lake.qoe_daily):
         changed = delta_io.changes_since(spark, lake.play_sessions, todo.mark.input_version, until=todo.version).persist()
+    grains: list[tuple[str, str, Callable[[DataFrame], DataFrame], str, str]] = [
+        ("hourly", lake.qoe_hourly, QOE.hour, qoe_hourly, "hourly_groups"),
+        ("daily", lake.qoe_daily, QOE.session_date, qoe_daily, "daily_groups"),
+    ]
+    outputs: list[_Output] = []
     try:
-        grains: list[tuple[str, str, Callable[[DataFrame], DataFrame], str]] = [
-            (lake.qoe_hourly, QOE.hour, qoe_hourly, "hourly_groups"),
-            (lake.qoe_daily, QOE.session_date, qoe_daily, "daily_groups"),
-        ]
-        for path, grain, aggregate, counter in grains:
+        for name, path, grain, aggregate, counter in grains:
             scope = None if changed is None else _grain_of(changed, grain).distinct()
-            sessions = play_sessions if scope is None else (
-                play_sessions.withColumn(grain, _grain_column(grain)).join(scope, on=grain, how="left_semi")
-            )
-            fresh = aggregate(sessions).persist()
-            try:
-                delta_io.merge_rows(spark, path, fresh, keys=[grain, *QOE_DIMENSIONS], replace_scope=scope)
-                report.counts[counter] = fresh.count()
-            finally:
-                fresh.unpersist()
+            sessions = play_sessions.withColumn(grain, _grain_column(grain))
+            if scope is not None:
+                sessions = sessions.join(scope, on=grain, how="left_semi")
+            outputs.append(_Output(name, path, grain, counter, scope, sessions, aggregate(sessions).persist()))
+        # Both tables pass their gates before either is written.
+        stacked = frames.stacked({o.name: (o.fresh, o.grain) for o in outputs})
+        totals = [frames.totals_difference(o.name, o.fresh, o.sessions, period=o.grain) for o in outputs]
+        for outcome in check_all(spark, lake, {QOE_AGGREGATES.name: stacked,
+                                               QOE_TOTALS.name: totals[0].unionByName(totals[1])}, run=gates):
+            report.add_gate(outcome)
+        for output in outputs:
+            delta_io.merge_rows(spark, output.path, output.fresh, keys=[output.grain, *QOE_DIMENSIONS],
+                                replace_scope=output.scope)
+            report.counts[output.counter] = output.fresh.count()
     finally:
+        for output in outputs:
+            output.fresh.unpersist()
         if changed is not None:
             changed.unpersist()
     state.write_mark(spark, lake, JOB, state.Mark(todo.version, todo.mark.watermark_ms), at=utc_now())
     return report
+
+
+@dataclass(frozen=True)
+class _Output:
+    """One gold table of this run: its rows, and the sessions they were made from."""
+
+    name: str
+    path: str
+    grain: str
+    counter: str
+    scope: DataFrame | None
+    sessions: DataFrame
+    fresh: DataFrame
 
 
 def _grain_column(grain: str):  # noqa: ANN202 - a Column

@@ -17,9 +17,12 @@ from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from quality import frames
+from quality.gate import GateRun, check
+from quality.suites import BRONZE, RAW
 from schemas.contract import E
 from spark_jobs import delta_io, raw, state
-from spark_jobs.jobs.common import StageReport, Window, distinct_values, run_job
+from spark_jobs.jobs.common import StageReport, Window, run_job
 from spark_jobs.lake import Lake
 from spark_jobs.transforms.bronze import (
     BRONZE_SCHEMA,
@@ -27,6 +30,7 @@ from spark_jobs.transforms.bronze import (
     LINE,
     QUARANTINE_SCHEMA,
     SOURCE_OBJECT,
+    VALID,
     bronze,
 )
 
@@ -38,7 +42,8 @@ def ensure(spark: SparkSession, lake: Lake) -> None:
     delta_io.ensure_table(spark, lake.quarantine, QUARANTINE_SCHEMA)
 
 
-def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageReport:
+def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun | None = None) -> StageReport:
+    gates = gates or GateRun.new()
     ensure(spark, lake)
     report = StageReport(JOB)
     listed = raw.in_window(raw.list_objects(spark, lake.raw), window.start, window.end)
@@ -49,14 +54,27 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageR
 
     ingest_ts = datetime.now(UTC)
     result = bronze(raw.read_lines(spark, todo), ingest_ts=ingest_ts)
-    # Parse the input once: counts, quarantine and bronze all read the cached checks.
+    # Parse the input once: the checks are cached (typed columns; the raw line only
+    # on rejected rows), and everything after reads the cache. The first action
+    # fills it while it finds the duplicated ids (the dedup's one narrow shuffle).
     checked = result.checked.persist(StorageLevel.MEMORY_AND_DISK)
-    events = result.events.persist(StorageLevel.MEMORY_AND_DISK)
+    winners = result.winners.persist(StorageLevel.MEMORY_AND_DISK)
+    events = result.events
     try:
+        winners.count()
+        counts = result.counts()
+        # The watermark is the largest received_ts seen (a losing copy's too);
+        # the dates bound the MERGE's partition pruning.
+        summary = checked.filter(VALID).agg(
+            F.max(E.received_ts).alias("watermark"), F.collect_set(EVENT_DATE).alias("dates")).first()
+        dates = summary["dates"]
         delta_io.merge_rows(spark, lake.quarantine, result.quarantine, keys=[SOURCE_OBJECT, LINE],
                             inserted_only=True)
-        summary = events.agg(F.max(E.received_ts).alias("watermark"), F.count(F.lit(1)).alias("rows")).first()
-        dates = distinct_values(events, EVENT_DATE)
+        # The gates, before bronze is written: the run's counts (quarantine share),
+        # then the events. The quarantine is kept either way: it holds the evidence.
+        run_counts = frames.run_counts(spark, result.counts())
+        report.add_gate(check(spark, lake, suite=RAW.name, frame=run_counts, run=gates))
+        report.add_gate(check(spark, lake, suite=BRONZE.name, frame=events, run=gates))
         # A later copy of an event may carry a slightly different derived time:
         # look a day either side of the dates this run touches.
         around = sorted({d + timedelta(days=k) for d in dates for k in (-1, 0, 1)})
@@ -64,10 +82,9 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageR
             spark, lake.bronze, events, keys=[E.event_id], prune={EVENT_DATE: around},
             inserted_only=True, update_when=f"s.`{E.received_ts}` < t.`{E.received_ts}`",
         )
-        inserted = _inserted(spark, lake.bronze, summary["rows"])
-        counts = result.counts()  # measured while the outputs above were computed
+        inserted = _inserted(spark, lake.bronze, counts["bronze"])
     finally:
-        events.unpersist()
+        winners.unpersist()
         checked.unpersist()
 
     previous = state.read_mark(spark, lake, JOB).watermark_ms

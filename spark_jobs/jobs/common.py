@@ -7,10 +7,13 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ottlake.errors import ConfigError, OttlakeError
 from spark_jobs.lake import Lake
+
+if TYPE_CHECKING:
+    from quality.gate import GateOutcome
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,14 @@ class StageReport:
     stage: str
     counts: dict[str, int] = field(default_factory=dict)
     note: str = ""
+    # What the stage's quality gates cost it (quality.gate.GateOutcome.seconds,
+    # summed), and the warnings they reported and kept: one line each.
+    gate_seconds: float = 0.0
+    gate_warnings: list[str] = field(default_factory=list)
+
+    def add_gate(self, outcome: GateOutcome) -> None:
+        self.gate_seconds += outcome.seconds
+        self.gate_warnings += [f"{outcome.suite}: {warning.describe()}" for warning in outcome.warnings]
 
 
 def job_arguments(description: str) -> argparse.ArgumentParser:
@@ -63,22 +74,29 @@ def job_arguments(description: str) -> argparse.ArgumentParser:
 
 
 def run_job(argv: Sequence[str] | None, description: str, job: Callable[..., StageReport]) -> int:
-    """Parse, build the session, run `job(spark, lake, window=...)`, print its report.
+    """Parse, build the session, run `job(spark, lake, window=..., gates=...)`, print
+    its report (gate warnings on stderr).
 
-    Errors a user or the data can cause end as one line on stderr and exit 1."""
+    Errors a user or the data can cause (a failed quality gate among them) end as
+    one line on stderr and exit 1."""
+    from ottlake.settings import Settings
+    from quality.gate import GateRun
     from spark_jobs.spark import build_session
 
     args = job_arguments(description).parse_args(list(argv) if argv is not None else None)
     try:
+        gates = GateRun.new(max_quarantine_share=Settings.load().quality_max_quarantine_share)
         lake = Lake.at(args.lake)
         window = Window.parse(args.window)
         spark = build_session(args.mode, app_name=f"ottlake-{job.__module__.rsplit('.', 1)[-1]}")
-        report = job(spark, lake, window=window)
+        report = job(spark, lake, window=window, gates=gates)
     except OttlakeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"{report.stage}: " + ", ".join(f"{k}={v}" for k, v in report.counts.items()) + (
         f" ({report.note})" if report.note else ""))
+    for warning in report.gate_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -14,6 +14,8 @@ from datetime import timedelta
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from quality.gate import GateRun, check
+from quality.suites import PLAY_SESSIONS
 from schemas.contract import E
 from spark_jobs import delta_io, state
 from spark_jobs.columns import PLAY_SESSIONS_SCHEMA, PS
@@ -32,8 +34,9 @@ def ensure(spark: SparkSession, lake: Lake) -> None:
                           partition_by=[PS.session_date], change_feed=True)
 
 
-def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageReport:
+def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun | None = None) -> StageReport:
     """`window` is for the raw zone; this job takes whatever bronze changed."""
+    gates = gates or GateRun.new()
     ensure(spark, lake)
     report = StageReport(JOB)
     todo = state.pending(spark, lake, JOB, lake.bronze)
@@ -52,6 +55,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageR
         events = bronze.join(changed, on=E.play_session_id, how="left_semi")
     fresh = play_sessions(events, watermark_ms=watermark_ms, gap=GAP).persist()
     try:
+        report.add_gate(check(spark, lake, suite=PLAY_SESSIONS.name, frame=fresh, run=gates))
         dates = distinct_values(fresh, PS.session_date)
         if not first_run:
             ids = fresh.select(PS.play_session_id)

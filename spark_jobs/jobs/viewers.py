@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 
+from quality.gate import GateRun, check
+from quality.suites import VIEWER_SESSIONS
 from spark_jobs import delta_io, state
 from spark_jobs.columns import PS, VIEWER_SESSIONS_SCHEMA, VS
 from spark_jobs.jobs.common import StageReport, Window, distinct_values, run_job, utc_now
@@ -24,7 +26,8 @@ def ensure(spark: SparkSession, lake: Lake) -> None:
     delta_io.ensure_table(spark, lake.viewer_sessions, VIEWER_SESSIONS_SCHEMA, partition_by=[VS.session_date])
 
 
-def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageReport:
+def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun | None = None) -> StageReport:
+    gates = gates or GateRun.new()
     ensure(spark, lake)
     report = StageReport(JOB)
     todo = state.pending(spark, lake, JOB, lake.play_sessions)
@@ -45,6 +48,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window()) -> StageR
         fresh = viewer_sessions(play_sessions.join(viewers, on=PS.viewer_id, how="left_semi"))
     fresh = fresh.persist()
     try:
+        report.add_gate(check(spark, lake, suite=VIEWER_SESSIONS.name, frame=fresh, run=gates))
         dates = set(distinct_values(fresh, VS.session_date))
         if viewers is not None:
             old = delta_io.read_table(spark, lake.viewer_sessions).join(viewers, on=VS.viewer_id, how="left_semi")

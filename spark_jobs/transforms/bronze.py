@@ -5,11 +5,15 @@ the raw zone and writes the Delta tables. Every input line ends in exactly one o
 three places: bronze (valid, first copy of its event_id), the quarantine (with its
 reasons), or the duplicates, and `BronzeResult.counts` proves it.
 
-Cost: one pass of column expressions (no UDF, no collect) and one shuffle, the
-dedup (a window by event_id: measured a little cheaper than a min_by aggregate).
+Cost: one pass of column expressions (no UDF, no collect) and one narrow shuffle,
+the dedup's: only (event_id, received_ts, tie-breaks) are grouped, to find the ids
+with more than one copy and the copy that wins; the winners (a few per cent of
+the ids) are then joined back, broadcast, so the wide rows never move. A window by
+event_id over the whole rows shuffled all of them (at 1M events: ~4 s of ~27).
 The counts are observed while the outputs run, no job of their own. Each output is
 lazy: writing `events` and `quarantine` as two actions parses the input twice,
-unless the job persists `BronzeResult.checked` first (both are built on it).
+unless the job persists `BronzeResult.checked` first (both are built on it); the
+raw line is kept only on the rows that fail, so the cache holds the typed columns.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pyspark.sql import Column, DataFrame, Observation, Window
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -43,7 +47,11 @@ FIELDS = "fields"
 VIOLATIONS = "violations"
 
 _TIE_BREAK = "_line_hash"
-_COPY = "_copy"
+_ROW_ID = "_row_id"  # last tie-break: the same line twice in one object
+_FIRST = "_first"
+_WINNER = "_winner"
+_COPIES = "_copies"
+VALID = "_valid"
 
 
 def _comment(name: str, data_type: T.DataType, nullable: bool, comment: str) -> T.StructField:
@@ -89,55 +97,73 @@ class BronzeResult:
 
     `checked` is every input row with its bronze columns and violations, the parent
     of both outputs: persisting it makes the job parse the input once for both.
+    `winners` is, for each event_id with more than one copy, the copy that wins;
+    small, and broadcast into `events`: persisting it (after `checked`) keeps the
+    dedup's shuffle to one.
     """
 
     events: DataFrame
     quarantine: DataFrame
     checked: DataFrame
+    winners: DataFrame
     lines_seen: Observation
-    copies_seen: Observation
 
     def counts(self) -> dict[str, int]:
-        """rows_in, bronze, quarantined, duplicates, each measured on its own while
-        `events` and `quarantine` were computed (no Spark job of its own), so that
-        rows_in == bronze + quarantined + duplicates proves nothing was dropped.
+        """rows_in, bronze, quarantined, duplicates: rows_in and quarantined observed
+        while `checked` was first computed (no Spark job of their own), duplicates
+        counted from `winners` (the copies beyond the first of each event_id), and
+        bronze what is left, so that rows_in == bronze + quarantined + duplicates.
 
-        Call it after both outputs have run: Spark's Observation waits for them."""
-        return {**self.lines_seen.get, **self.copies_seen.get}
+        Call it after `checked` has been computed: Spark's Observation waits for it."""
+        seen = self.lines_seen.get
+        duplicates = self.winners.agg(F.sum(F.col(_COPIES) - 1)).first()[0] or 0
+        return {
+            "rows_in": seen["rows_in"],
+            "bronze": seen["rows_in"] - seen["quarantined"] - duplicates,
+            "quarantined": seen["quarantined"],
+            "duplicates": duplicates,
+        }
 
 
 def bronze(raw_lines: DataFrame, *, ingest_ts: datetime) -> BronzeResult:
     """Validate, type and deduplicate raw NDJSON lines (`line`, `source_object`,
     `object_ts_ms`) into bronze events (BRONZE_SCHEMA) and quarantined lines
     (QUARANTINE_SCHEMA); `ingest_ts` is the run's time."""
-    lines_seen, copies_seen = Observation(), Observation()
-    is_valid = F.size(VIOLATIONS) == 0
+    lines_seen = Observation()
+    is_valid = F.col(VALID)
     # The observation is also a fence: without it the optimizer pushes the filters
     # below into the checks' projections, copying every parsed column's expression
     # into the condition (minutes of planning, and the parse evaluated twice).
-    checked = check_lines(raw_lines, ingest_ts=ingest_ts).observe(
-        lines_seen, F.count(F.lit(1)).alias("rows_in"), F.count_if(~is_valid).alias("quarantined")
-    )
+    lines = check_lines(raw_lines, ingest_ts=ingest_ts)
+    checked = lines.select(
+        *(F.col(name) for name in lines.columns if name != LINE),
+        (F.size(VIOLATIONS) == 0).alias(VALID),
+        # Only the quarantine needs the raw line: the cache holds it for those rows.
+        F.when(F.size(VIOLATIONS) > 0, F.col(LINE)).alias(LINE),
+        F.monotonically_increasing_id().alias(_ROW_ID),
+    ).observe(lines_seen, F.count(F.lit(1)).alias("rows_in"), F.count_if(~is_valid).alias("quarantined"))
     bronze_columns = [F.col(field.name) for field in BRONZE_SCHEMA.fields]
-    valid = checked.filter(is_valid).select(*bronze_columns, _TIE_BREAK)
-    events = first_copies(valid, seen=copies_seen)
+    valid = checked.filter(is_valid).select(*bronze_columns, _TIE_BREAK, _ROW_ID)
+    winners = duplicate_winners(valid)
+    events = first_copies(valid, winners)
     quarantine = checked.filter(~is_valid).transform(_quarantine_rows)
     return BronzeResult(
         events=conform(events, BRONZE_SCHEMA),
         quarantine=conform(quarantine, QUARANTINE_SCHEMA),
         checked=checked,
+        winners=winners,
         lines_seen=lines_seen,
-        copies_seen=copies_seen,
     )
 
 
-def check_lines(raw_lines: DataFrame, *, ingest_ts: datetime) -> DataFrame:
+def check_lines(raw_lines: DataFrame, *, ingest_ts: datetime, all_exact: bool = False) -> DataFrame:
     """Every input row, parsed once: the bronze columns, the raw line, its
-    violations (empty when valid) and a hash of the line for the dedup's ties."""
+    violations (empty when valid) and a hash of the line for the dedup's ties.
+    `all_exact`: every line through the exact views (contract_checks.parse)."""
     if ingest_ts.tzinfo is None:
         raise JobError("ingest_ts must be timezone-aware (the lake's times are UTC instants)")
     lines = raw_lines.select(LINE, SOURCE_OBJECT, OBJECT_TS_MS)
-    parsed = lines.select("*", *checks.parse_columns(F.col(LINE)))
+    parsed = checks.parse(lines, line=LINE, all_exact=all_exact)
     described = checks.with_json_kinds(checks.fold_unknown_fields(parsed, line=LINE))
     timed = described.select("*", *_time_columns())
     rules = checks.contract_rules(_line_bytes())
@@ -238,20 +264,33 @@ def _quarantine_rows(rejected: DataFrame) -> DataFrame:
     )
 
 
-def first_copies(events: DataFrame, *, seen: Observation) -> DataFrame:
-    """player-events.md, Delivery: duplicates are removed by event_id, the first copy
-    by received_ts wins; equal received_ts fall to the raw object's key, then to a
-    hash of the line, so that the same input always keeps the same copy. `seen`
-    counts the copies kept (bronze) and dropped (duplicates)."""
-    first = (
-        Window.partitionBy(E.event_id)
-        .orderBy(E.received_ts, SOURCE_OBJECT, _TIE_BREAK)
-        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    )
-    is_first = F.col(_COPY) == 1
+def _copy_order() -> Column:
+    """player-events.md, Delivery: the first copy by received_ts wins; equal
+    received_ts fall to the raw object's key, then to a hash of the line, so that
+    the same input always keeps the same copy, then to the row (the same line twice
+    in one object: either copy)."""
+    return F.struct(E.received_ts, SOURCE_OBJECT, _TIE_BREAK, _ROW_ID)
+
+
+def duplicate_winners(events: DataFrame) -> DataFrame:
+    """(event_id, its number of copies, the winning copy's order key) for every
+    event_id with more than one copy: one narrow aggregation, the dedup's only
+    shuffle."""
     return (
-        events.withColumn(_COPY, F.row_number().over(first))
-        .observe(seen, F.count_if(is_first).alias("bronze"), F.count_if(~is_first).alias("duplicates"))
+        events.groupBy(E.event_id)
+        .agg(F.count(F.lit(1)).alias(_COPIES), F.min(_copy_order()).alias(_WINNER))
+        .filter(F.col(_COPIES) > 1)
+    )
+
+
+def first_copies(events: DataFrame, winners: DataFrame) -> DataFrame:
+    """`events` without the copies that lose to another of the same event_id
+    (`winners`, from duplicate_winners). `winners` is broadcast: the wide rows are
+    never shuffled. (Its size is bounded by the run's duplicated ids, ~150 bytes
+    each: a million of them is ~150 MB on a 4 GiB driver.)"""
+    is_first = F.col(_WINNER).isNull() | (_copy_order() == F.col(_WINNER))
+    return (
+        events.join(F.broadcast(winners.drop(_COPIES)), on=E.event_id, how="left")
         .filter(is_first)
-        .drop(_COPY, _TIE_BREAK)
+        .drop(_WINNER, _TIE_BREAK, _ROW_ID)
     )

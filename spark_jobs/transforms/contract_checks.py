@@ -9,8 +9,8 @@ rule here fails the import: a rule is never silently left unenforced.
 
 How a line is seen. A typed `from_json` turns a wrong-typed value into null,
 indistinguishable from a missing one, and renders a JSON number in a string field as
-its text, indistinguishable from a string. So each line is parsed twice, in one pass
-of expressions (`parse_columns`):
+its text, indistinguishable from a string. So a line the typed parse may have
+misread is parsed again, exactly (`parse`):
 
 - typed, with `schemas.tables.spark_event_schema()`, wrapped as
   `{"__event__": <line>, "__end_of_line__": 1}`: Spark's JSON reader stops after the
@@ -23,10 +23,29 @@ of expressions (`parse_columns`):
   null).
 
 and its top-level keys are listed (`json_object_keys`) to find unknown fields.
-Measured on 1M events of ~700 bytes (local[2], CPU seconds): the typed parse alone
-5.3, with the variants and the keys ~13. A map<string,string> view instead of the
-variants costs as much and cannot tell "12" from 12 (both are the text 12); casting
-string values out of variants instead of the typed parse costs more (~+5).
+
+Which lines need the exact views (SUSPECT). Only the exact views cost: measured on
+1M events of ~700 bytes (local[2]), the typed parse alone ~5 s, with the variants
+and the keys ~13 s. Nearly every line is valid, so the typed parse is trusted for a
+line unless something it cannot see may hide there; the test is exact in that
+direction (a line it passes is read the same by both views), and a false alarm
+only costs that line the exact views. A line is suspect when:
+
+- it is not one JSON object (malformed, or not an object);
+- it has more top-level keys than the typed parse has non-null fields: an unknown
+  field, a JSON null, a wrong-typed value (null to the typed parse) or a duplicate
+  key;
+- it has a backslash (any escape), or its double quotes are not exactly two per
+  top-level key, per non-null string field, per custom key and per custom
+  value: a number, true or false in a
+  string field or in custom (rendered by the typed parse as text, unquoted in the
+  line) leaves two missing; a string, object or array adds at least two, but an
+  object or array in place of a string can bring its own quotes, hence also
+- a string field's or custom value's text begins with `{` or `[` (how the typed
+  parse renders an object or array), or custom holds a null value or a repeated key.
+
+Counting quotes and backslashes costs two literal replaces of the line; the key
+count, one `json_object_keys` pass.
 """
 
 from __future__ import annotations
@@ -48,7 +67,9 @@ from schemas.validate import _KEYWORD_REASONS, Reason
 # Internal column names (dropped by the transforms' closing selects).
 PARSED = "_parsed"  # struct<__event__: the typed event, __end_of_line__: sentinel>
 VARIANTS = "_variants"  # struct of one VARIANT per contract field
-KEYS = "_keys"  # array<string>: the line's top-level keys
+KEYS = "_keys"  # array<string>: the line's top-level keys (suspect lines only)
+SUSPECT = "_suspect"  # the typed parse may have misread the line: the exact views are built
+_KEY_COUNT = "_key_count"  # how many top-level keys the line has
 CUSTOM = "_custom"  # custom after `fold_unknown_fields`
 COLLISIONS = "_collisions"  # unknown keys already in custom
 _UNKNOWN = "_unknown"
@@ -87,15 +108,65 @@ def _variant_schema() -> T.StructType:
 STRICT_JSON = {"allowNonNumericNumbers": "false", "allowSingleQuotes": "false"}
 
 
-def parse_columns(line: Column) -> list[Column]:
-    """The parsed views of one NDJSON line (see the module docstring), as named columns."""
-    wrapped = F.concat(F.lit(_WRAP_OPEN), line, F.lit(_WRAP_CLOSE))
+def parse(lines: DataFrame, *, line: str, all_exact: bool = False) -> DataFrame:
+    """`lines` plus the parsed views of the NDJSON line in column `line` (see the
+    module docstring): PARSED for every line, SUSPECT, and VARIANTS and KEYS for the
+    suspect lines only (null for the others). `all_exact` takes every line as
+    suspect: the tests' reference, which the shortcut must agree with."""
+    text = F.col(line)
+    wrapped = F.concat(F.lit(_WRAP_OPEN), text, F.lit(_WRAP_CLOSE))
     typed = T.StructType([T.StructField(_EVENT, spark_event_schema()), T.StructField(_SENTINEL, T.IntegerType())])
-    return [
-        F.from_json(wrapped, typed, STRICT_JSON).alias(PARSED),
-        F.from_json(line, _variant_schema(), STRICT_JSON).alias(VARIANTS),
-        F.json_object_keys(line).alias(KEYS),
-    ]
+    # Three projections, so that each view is computed once and only where asked for
+    # (the exact ones under `when`, evaluated for the suspect rows only).
+    parsed = lines.select(
+        "*", F.from_json(wrapped, typed, STRICT_JSON).alias(PARSED), F.size(F.json_object_keys(text)).alias(_KEY_COUNT)
+    )
+    judged = parsed.select("*", (F.lit(True) if all_exact else _suspect(text)).alias(SUSPECT)).drop(_KEY_COUNT)
+    suspect = F.col(SUSPECT)
+    return judged.select(
+        "*",
+        F.when(suspect, F.from_json(text, _variant_schema(), STRICT_JSON)).alias(VARIANTS),
+        F.when(suspect, F.json_object_keys(text)).alias(KEYS),
+    )
+
+
+_STRING_FIELDS = [name for name in EVENT_FIELDS if _PROPERTIES[name]["type"] == "string"]
+
+
+def _count(text: Column, char: str) -> Column:
+    """How many times `char` (one ASCII character) is in `text`: lengths in bytes
+    are free, one literal replace is one pass (measured: a third of `translate`'s
+    cost, and `length` in characters is another pass)."""
+    return F.octet_length(text) - F.octet_length(F.replace(text, F.lit(char), F.lit("")))
+
+
+def _looks_nested(text: Column) -> Column:
+    return F.substring(text, 1, 1).isin("{", "[")
+
+
+def _suspect(text: Column) -> Column:
+    """The typed parse may have misread the line (module docstring: Which lines need
+    the exact views). Never null."""
+    custom = typed_value(E.custom)
+    fields = [typed_value(name) for name in EVENT_FIELDS]
+    non_null = sum((F.when(v.isNotNull(), 1).otherwise(0) for v in fields[1:]), F.when(fields[0].isNotNull(), 1).otherwise(0))
+    strings = [typed_value(name) for name in _STRING_FIELDS]
+    string_values = sum((F.when(v.isNotNull(), 1).otherwise(0) for v in strings[1:]), F.when(strings[0].isNotNull(), 1).otherwise(0))
+    custom_size = F.coalesce(F.size(custom), F.lit(0))
+    expected_quotes = 2 * (F.col(_KEY_COUNT) + string_values + 2 * custom_size)
+    nested = F.lit(False)
+    for value in strings:
+        nested = nested | F.coalesce(_looks_nested(value), F.lit(False))
+    odd_custom = F.coalesce(
+        F.exists(F.map_values(custom), lambda v: v.isNull() | _looks_nested(v))
+        | (F.size(F.array_distinct(F.map_keys(custom))) < custom_size),
+        F.lit(False),
+    )
+    # A backslash (an escaped quote, or any escape) makes the line suspect rather
+    # than the quote count exact: rare, and the exact views decide.
+    quotes_off = (_count(text, "\\") > 0) | (_count(text, '"') != expected_quotes)
+    misread = (F.col(_KEY_COUNT) != non_null) | quotes_off | nested | odd_custom
+    return is_malformed() | is_not_an_object() | F.coalesce(misread, F.lit(True))
 
 
 def is_malformed() -> Column:
@@ -119,14 +190,17 @@ def _variant(name: str) -> Column:
 
 def is_present(name: str) -> Column:
     """The key is on the line (with any value, JSON null included). Needs the
-    columns of fold_unknown_fields."""
+    columns of fold_unknown_fields. On a line that is not suspect, every key the
+    line has parsed to a non-null typed value."""
     if name == E.custom:
         # Parsed as a map to see its values' kinds, custom is SQL null when it is JSON
         # null or not an object: ask the key list instead.
-        return F.array_contains(F.col(KEYS), name)
-    # A VARIANT is lost when its value holds an object with duplicate keys (Spark's
-    # VARIANT refuses them): then, and only then, ask the key list.
-    return _variant(name).isNotNull() | (F.col(VARIANTS_LOST) & F.array_contains(F.col(KEYS), name))
+        exact = F.array_contains(F.col(KEYS), name)
+    else:
+        # A VARIANT is lost when its value holds an object with duplicate keys (Spark's
+        # VARIANT refuses them): then, and only then, ask the key list.
+        exact = _variant(name).isNotNull() | (F.col(VARIANTS_LOST) & F.array_contains(F.col(KEYS), name))
+    return F.when(F.col(SUSPECT), exact).otherwise(typed_value(name).isNotNull())
 
 
 # --- Unknown fields --------------------------------------------------------------
@@ -152,11 +226,12 @@ def fold_unknown_fields(parsed: DataFrame, *, line: str) -> DataFrame:
     map<string,string> (strings as they are, other values as JSON text), runs only for
     the rare lines that have unknown fields.
     """
+    suspect = F.col(SUSPECT)  # a line that is not suspect has no unknown field
     known_keys = F.size(F.filter(F.col(KEYS), lambda key: key.isin(*EVENT_FIELDS)))
-    has_unknown = F.size(F.col(KEYS)) > known_keys
+    has_unknown = suspect & (F.size(F.col(KEYS)) > known_keys)
     has_custom = F.array_contains(F.col(KEYS), E.custom).cast("int")
     variants = [F.when(_variant(name).isNotNull(), 1).otherwise(0) for name in EVENT_FIELDS if name != E.custom]
-    lost = known_keys - has_custom != sum(variants[1:], variants[0])
+    lost = suspect & (known_keys - has_custom != sum(variants[1:], variants[0]))
     as_text = last_key_wins(F.from_json(F.col(line), "map<string,string>", STRICT_JSON))
     unknown = F.transform_values(
         F.map_filter(as_text, lambda key, _: ~key.isin(*EVENT_FIELDS)),
@@ -164,10 +239,10 @@ def fold_unknown_fields(parsed: DataFrame, *, line: str) -> DataFrame:
     )
     with_unknown = parsed.select(
         "*",
-        last_key_wins(typed_value(E.custom)).alias(OWN),
-        last_key_wins(_variant(E.custom)).alias(OWN_VARIANTS),
+        F.when(suspect, last_key_wins(typed_value(E.custom))).otherwise(typed_value(E.custom)).alias(OWN),
+        F.when(suspect, last_key_wins(_variant(E.custom))).alias(OWN_VARIANTS),
         F.when(has_unknown, unknown).alias(_UNKNOWN),
-        lost.alias(VARIANTS_LOST),
+        F.coalesce(lost, F.lit(False)).alias(VARIANTS_LOST),
     )
     custom = F.col(OWN)
     unknown_keys = F.map_keys(F.col(_UNKNOWN))
@@ -218,7 +293,10 @@ def with_json_kinds(folded: DataFrame) -> DataFrame:
         if name == E.custom:
             continue
         kind = F.schema_of_variant(_variant(name))
-        if _PROPERTIES[name]["type"] != "string":
+        if _PROPERTIES[name]["type"] == "string":
+            # Not suspect: every string field the typed parse filled is a JSON string.
+            kind = F.when(F.col(SUSPECT), kind).when(typed_value(name).isNotNull(), F.lit(STRING_KIND))
+        else:
             kind = F.when(typed_value(name).isNull() & is_present(name), kind)
         extra.append(kind.alias(_kind_column(name)))
         if _PROPERTIES[name]["type"] == "integer":
@@ -394,16 +472,18 @@ def _custom_rules(spec: Mapping[str, Any]) -> Iterator[Rule]:
     # No VARIANT map for a custom object: one of its values is an object with
     # duplicate keys. The values that are JSON objects or arrays are the suspects
     # (a string holding such JSON text too, in that rare case).
-    lost = own.isNull() & F.col(OWN).isNotNull()
+    # Not suspect: custom's values are all JSON strings, so no rule here fires.
+    suspect = F.col(SUSPECT)
+    lost = suspect & own.isNull() & F.col(OWN).isNotNull()
     looks_nested = F.map_keys(
         F.map_filter(F.col(OWN), lambda _, v: F.json_object_keys(v).isNotNull() | F.json_array_length(v).isNotNull())
     )
     not_strings = F.coalesce(
-        F.when(lost, looks_nested).otherwise(F.map_keys(F.map_filter(own, not_a_string))),
+        F.when(lost, looks_nested).when(suspect, F.map_keys(F.map_filter(own, not_a_string))),
         F.array().cast("array<string>"),
     )
     if "type" in values:
-        some = lost | F.exists(F.map_values(own), lambda v: F.schema_of_variant(v) != STRING_KIND)
+        some = suspect & (lost | F.exists(F.map_values(own), lambda v: F.schema_of_variant(v) != STRING_KIND))
         yield Rule(f"{E.custom}.", _reason(E.custom, "type"), some, keys=not_strings)
     if "maxLength" in values:
         limit = values["maxLength"]

@@ -266,7 +266,7 @@ def python_reasons(raw: str) -> set[tuple[str, str]]:
     return {(v.field, str(v.reason)) for v in [*validate_event(folded, size_bytes=size), *clashes]}
 
 
-def spark_reasons(spark, lines: list[str]) -> list[set[tuple[str, str]]]:
+def spark_reasons(spark, lines: list[str], *, all_exact: bool = False) -> list[set[tuple[str, str]]]:
     """The violations bronze finds on each line, in order, in one Spark job."""
     from datetime import UTC, datetime
 
@@ -276,7 +276,7 @@ def spark_reasons(spark, lines: list[str]) -> list[set[tuple[str, str]]]:
         [(text, f"{number:05d}", OBJECT_TS_MS) for number, text in enumerate(lines)],
         "line string, source_object string, object_ts_ms long",
     )
-    checked = check_lines(raw, ingest_ts=datetime(2026, 3, 2, tzinfo=UTC))
+    checked = check_lines(raw, ingest_ts=datetime(2026, 3, 2, tzinfo=UTC), all_exact=all_exact)
     rows = checked.select("source_object", "violations").collect()
     found = {row.source_object: {(v.field, v.reason) for v in row.violations} for row in rows}
     return [found[f"{number:05d}"] for number in range(len(lines))]
@@ -357,3 +357,57 @@ def test_random_events_get_the_same_reasons_from_both_engines(spark, lines: list
         found - (ingest_only - expected) for found, expected in zip(spark_reasons(spark, lines), python, strict=True)
     ]
     assert [(text, found) for text, found in zip(lines, bronze, strict=True)] == list(zip(lines, python, strict=True))
+
+
+# --- The shortcut: only suspect lines get the exact views ----------------------------
+
+
+def suspects(spark, lines: list[str]) -> list[bool]:
+    from spark_jobs.transforms import contract_checks as checks
+
+    raw = spark.createDataFrame([(number, text) for number, text in enumerate(lines)], "n int, line string")
+    rows = checks.parse(raw, line="line").select("n", checks.SUSPECT).collect()
+    found = {row.n: row[checks.SUSPECT] for row in rows}
+    return [found[number] for number in range(len(lines))]
+
+
+def test_every_vector_gets_the_same_reasons_through_the_exact_views_alone(spark, bronze_found) -> None:
+    """The shortcut (the typed parse trusted for lines that are not suspect) changes
+    nothing: every line through the exact views gives the same reasons."""
+    table = [*VECTORS, *((name, text, spark_side) for name, text, _, spark_side in DIVERGENCES)]
+    exact = spark_reasons(spark, [text for _, text, _ in table], all_exact=True)
+    assert {name: found for (name, _, _), found in zip(table, exact, strict=True)} == bronze_found
+
+
+def test_ordinary_events_take_the_shortcut(spark) -> None:
+    plain = [line(), line(**FULL), line(**FULL, **ERROR), line(**{**FULL, E.custom: {"ab": "x", "t": "12"}}),
+             line(**FULL, spaced=True), line(**{**FULL, E.content_title: "24", E.os_version: "17.1"})]
+    assert suspects(spark, plain) == [False] * len(plain)
+
+
+SUSPECT_LINES = {
+    "a number in a string field": line(cdn=12),
+    "a version that is a number": line(os_version=17.1),
+    "true in a string field": line(cdn=True),
+    "an object in a string field": line(cdn={"a": 1}),
+    "an object with strings in a string field": line(cdn={"a": "b"}),
+    "an array in a string field": line(cdn=["x"]),
+    "null in an optional field": line(cdn=None),
+    "a string in an integer field": line(seq="3"),
+    "a float in an integer field": line(seq=3.0),
+    "an unknown field": line(page="home"),
+    "a duplicate key": line()[:-1] + ', "seq": 4}',
+    "an escaped quote": line(content_title='say "hi"'),
+    "a number in custom": line(custom={"a": 1}),
+    "an object in custom": line(custom={"a": {"b": 1}}),
+    "null in custom": line(custom={"a": None}),
+    "a duplicate key in custom": line()[:-1] + ', "custom": {"a": "1", "a": "2"}}',
+    "custom not an object": line(custom="x"),
+    "not JSON": "{not json",
+    "not an object": "[1, 2]",
+}
+
+
+def test_lines_the_typed_parse_may_misread_are_suspect(spark) -> None:
+    found = suspects(spark, list(SUSPECT_LINES.values()))
+    assert [name for name, suspect in zip(SUSPECT_LINES, found, strict=True) if not suspect] == []
