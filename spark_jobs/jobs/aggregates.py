@@ -58,6 +58,9 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
             if scope is not None:
                 sessions = sessions.join(scope, on=grain, how="left_semi")
             outputs.append(_Output(name, path, grain, counter, scope, sessions, aggregate(sessions).persist()))
+        # Computed (and cached) first, so the gates' seconds are their own.
+        for output in outputs:
+            report.counts[output.counter] = output.fresh.count()
         # Both tables pass their gates before either is written.
         stacked = frames.stacked({o.name: (o.fresh, o.grain) for o in outputs})
         totals = [frames.totals_difference(o.name, o.fresh, o.sessions, period=o.grain) for o in outputs]
@@ -67,7 +70,6 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         for output in outputs:
             delta_io.merge_rows(spark, output.path, output.fresh, keys=[output.grain, *QOE_DIMENSIONS],
                                 replace_scope=output.scope)
-            report.counts[output.counter] = output.fresh.count()
     finally:
         for output in outputs:
             output.fresh.unpersist()
