@@ -51,6 +51,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         ("daily", lake.qoe_daily, QOE.session_date, qoe_daily, "daily_groups"),
     ]
     outputs: list[_Output] = []
+    gated: list[DataFrame] = []
     try:
         for name, path, grain, aggregate, counter in grains:
             scope = None if changed is None else _grain_of(changed, grain).distinct()
@@ -62,17 +63,22 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         for output in outputs:
             report.counts[output.counter] = output.fresh.count()
         # Both tables pass their gates before either is written.
-        stacked = frames.stacked({o.name: (o.fresh, o.grain) for o in outputs})
+        # Both frames are small (groups, periods) and read by several of GX's queries:
+        # cached, the totals re-aggregate the play sessions once, not once a query
+        # (a script over the 10M lake's tables, on a loaded machine: the two suites ~20% faster).
+        stacked = frames.stacked({o.name: (o.fresh, o.grain) for o in outputs}).persist()
         totals = [frames.totals_difference(o.name, o.fresh, o.sessions, period=o.grain) for o in outputs]
-        for outcome in check_all(spark, lake, {QOE_AGGREGATES.name: stacked,
-                                               QOE_TOTALS.name: totals[0].unionByName(totals[1])}, run=gates):
+        differences = totals[0].unionByName(totals[1]).persist()
+        gated.extend([stacked, differences])
+        for outcome in check_all(spark, lake, {QOE_AGGREGATES.name: stacked, QOE_TOTALS.name: differences},
+                                 run=gates):
             report.add_gate(outcome)
         for output in outputs:
             delta_io.merge_rows(spark, output.path, output.fresh, keys=[output.grain, *QOE_DIMENSIONS],
                                 replace_scope=output.scope)
     finally:
-        for output in outputs:
-            output.fresh.unpersist()
+        for frame in [*gated, *(output.fresh for output in outputs)]:
+            frame.unpersist()
         if changed is not None:
             changed.unpersist()
     state.write_mark(spark, lake, JOB, state.Mark(todo.version, todo.mark.watermark_ms), at=utc_now())
