@@ -46,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         make_processor = processor_factory(settings, args.app, lake=args.lake)
         processor = make_processor()
     except OttlakeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # stdout is the protocol channel: the reason goes to the log (stderr).
+        logging.getLogger(__name__).error("error: %s", exc)
         return exc.exit_code
     from amazon_kclpy import kcl
 

@@ -140,6 +140,11 @@ def _count(text: Column, char: str) -> Column:
     return F.octet_length(text) - F.octet_length(F.replace(text, F.lit(char), F.lit("")))
 
 
+def _non_null_count(columns: list[Column]) -> Column:
+    flags = [F.when(column.isNotNull(), 1).otherwise(0) for column in columns]
+    return sum(flags[1:], flags[0])
+
+
 def _looks_nested(text: Column) -> Column:
     return F.substring(text, 1, 1).isin("{", "[")
 
@@ -149,9 +154,9 @@ def _suspect(text: Column) -> Column:
     the exact views). Never null."""
     custom = typed_value(E.custom)
     fields = [typed_value(name) for name in EVENT_FIELDS]
-    non_null = sum((F.when(v.isNotNull(), 1).otherwise(0) for v in fields[1:]), F.when(fields[0].isNotNull(), 1).otherwise(0))
+    non_null = _non_null_count(fields)
     strings = [typed_value(name) for name in _STRING_FIELDS]
-    string_values = sum((F.when(v.isNotNull(), 1).otherwise(0) for v in strings[1:]), F.when(strings[0].isNotNull(), 1).otherwise(0))
+    string_values = _non_null_count(strings)
     custom_size = F.coalesce(F.size(custom), F.lit(0))
     expected_quotes = 2 * (F.col(_KEY_COUNT) + string_values + 2 * custom_size)
     nested = F.lit(False)
@@ -230,8 +235,8 @@ def fold_unknown_fields(parsed: DataFrame, *, line: str) -> DataFrame:
     known_keys = F.size(F.filter(F.col(KEYS), lambda key: key.isin(*EVENT_FIELDS)))
     has_unknown = suspect & (F.size(F.col(KEYS)) > known_keys)
     has_custom = F.array_contains(F.col(KEYS), E.custom).cast("int")
-    variants = [F.when(_variant(name).isNotNull(), 1).otherwise(0) for name in EVENT_FIELDS if name != E.custom]
-    lost = suspect & (known_keys - has_custom != sum(variants[1:], variants[0]))
+    variants = _non_null_count([_variant(name) for name in EVENT_FIELDS if name != E.custom])
+    lost = suspect & (known_keys - has_custom != variants)
     as_text = last_key_wins(F.from_json(F.col(line), "map<string,string>", STRICT_JSON))
     unknown = F.transform_values(
         F.map_filter(as_text, lambda key, _: ~key.isin(*EVENT_FIELDS)),
