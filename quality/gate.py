@@ -3,9 +3,15 @@
 A job computes its frame, persists it, calls `check(...)` on it, and only then
 MERGEs it into its table. `check` runs the stage's suite with great-expectations on
 that already-persisted frame (GX bundles the row-wise rules of one frame into a few
-aggregate passes), appends the results to `<lake>/_quality/results`, renders Data
-Docs, and raises `QualityGateError` when a critical expectation failed: the stage
-is not published, and the error stops every stage after it.
+aggregate passes), keeps the results in the run, and raises `QualityGateError` when
+a critical expectation failed: the stage is not published, and the error stops
+every stage after it.
+
+Recording is once per run, not once per gate: `recorded(spark, gates)` wraps a
+whole run (`ottlake batch`, or one job's `main`), and when it ends, passed or
+failed, appends every gate's results to `<lake>/_quality/results` in one Delta
+commit and renders Data Docs once (about a second each: per gate, they were a
+third of the aggregates stage at 10M events).
 
 Cost: the result format asks for counts only (`partial_unexpected_count` 0): GX
 then needs no extra job per expectation to sample unexpected values.
@@ -13,10 +19,11 @@ then needs no extra job per expectation to sample unexpected values.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -36,12 +43,15 @@ _BATCH = "whole_frame"
 @dataclass
 class GateRun:
     """One pipeline run's gates: the id every stage records, the thresholds from
-    settings, and (made on first use, one per lake) the GX context that holds this
-    run's suites and results."""
+    settings, (made on first use, one per lake) the GX context that holds this
+    run's suites and results, and the result rows not recorded yet."""
 
     run_id: str
     max_quarantine_share: float = 0.05
+    recording_seconds: float = 0.0
     _contexts: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _pending: dict[str, tuple[Lake, list[results.ResultRow]]] = field(default_factory=dict, repr=False,
+                                                                        compare=False)
 
     @classmethod
     def new(cls, *, max_quarantine_share: float = 0.05) -> GateRun:
@@ -56,6 +66,37 @@ class GateRun:
         if lake.root not in self._contexts:
             self._contexts[lake.root] = _new_context(lake)
         return self._contexts[lake.root]
+
+    def keep(self, lake: Lake, rows: list[results.ResultRow]) -> None:
+        self._pending.setdefault(lake.root, (lake, []))[1].extend(rows)
+
+    def record(self, spark: SparkSession) -> float:
+        """Append the results kept since the last call to each lake's results table
+        (one commit a lake) and render its Data Docs; the seconds it took (also
+        added to `recording_seconds`)."""
+        began = time.perf_counter()
+        pending, self._pending = self._pending, {}
+        for lake, rows in pending.values():
+            if rows:
+                results.append(spark, lake.quality_results, rows)
+                docs.build(self.context(lake))
+        seconds = time.perf_counter() - began
+        self.recording_seconds += seconds
+        return seconds
+
+
+@contextlib.contextmanager
+def recorded(spark: SparkSession, gates: GateRun) -> Iterator[GateRun]:
+    """Run a block of gated stages; when it ends, whether it passed, a gate stopped
+    it or it failed, record what the gates found (GateRun.record). A failure to
+    record does not hide the block's own error."""
+    try:
+        yield gates
+    except BaseException:
+        with contextlib.suppress(Exception):
+            gates.record(spark)
+        raise
+    gates.record(spark)
 
 
 @dataclass(frozen=True)
@@ -74,8 +115,8 @@ class ExpectationOutcome:
 
 @dataclass(frozen=True)
 class GateOutcome:
-    """What one gate found. `seconds` is everything the gate cost its stage: its
-    validation, and its share of recording (the results append, Data Docs)."""
+    """What one gate found. `seconds` is what the gate cost its stage: its
+    validation (recording is once per run: GateRun.record)."""
 
     stage: str
     suite: str
@@ -101,19 +142,18 @@ class GateOutcome:
                 f"stage {self.stage} not published")
 
 
-def check(spark: SparkSession, lake: Lake, *, suite: str, frame: DataFrame, run: GateRun) -> GateOutcome:
+def check(lake: Lake, *, suite: str, frame: DataFrame, run: GateRun) -> GateOutcome:
     """Validate `frame` (persisted by the caller) against the suite named `suite`,
-    record the results, and raise QualityGateError on a critical failure."""
-    return check_all(spark, lake, {suite: frame}, run=run)[0]
+    keep the results in `run`, and raise QualityGateError on a critical failure."""
+    return check_all(lake, {suite: frame}, run=run)[0]
 
 
-def check_all(spark: SparkSession, lake: Lake, frames: Mapping[str, DataFrame], *,
+def check_all(lake: Lake, frames: Mapping[str, DataFrame], *,
               run: GateRun) -> list[GateOutcome]:
-    """Validate each frame against the suite it is keyed by, record them all at
-    once (one results commit, one Data Docs build: about a second each), then raise
-    QualityGateError if any critical expectation failed. A stage with two outputs
-    gates both before writing either."""
-    began = time.perf_counter()
+    """Validate each frame against the suite it is keyed by, keep the results in
+    `run` (recorded when the run ends: `recorded`), then raise QualityGateError if
+    any critical expectation failed. A stage with two outputs gates both before
+    writing either."""
     context = run.context(lake)
     outcomes: list[GateOutcome] = []
     rows: list[results.ResultRow] = []
@@ -123,11 +163,7 @@ def check_all(spark: SparkSession, lake: Lake, frames: Mapping[str, DataFrame], 
         outcome = replace(outcome, seconds=time.perf_counter() - started)
         outcomes.append(outcome)
         rows += _rows(outcome, run.run_id, checked_at.replace(tzinfo=None))
-    docs.build(context)
-    results.append(spark, lake.quality_results, rows)
-    # What recording cost is shared by the suites it recorded.
-    recording = (time.perf_counter() - began - sum(o.seconds for o in outcomes)) / len(outcomes)
-    outcomes = [replace(o, seconds=o.seconds + recording) for o in outcomes]
+    run.keep(lake, rows)
     failed = [o for o in outcomes if o.critical_failures]
     if failed:
         raise QualityGateError(failed[0].summary())

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 
 from ottlake.errors import JobError, OttlakeError
-from quality.gate import GateRun
+from quality.gate import GateRun, recorded
 from spark_jobs.jobs import aggregates, bronze, sessions, viewers
 from spark_jobs.jobs.common import StageReport, Window
 from spark_jobs.lake import Lake
@@ -27,6 +27,8 @@ class BatchReport:
     run_id: str
     stages: list[StageReport] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    # Appending the gates' results and rendering Data Docs, once for the whole run.
+    recording_seconds: float = 0.0
 
 
 def run_batch(
@@ -38,21 +40,25 @@ def run_batch(
     on_stage: Callable[[str], None] = lambda _name: None,
 ) -> BatchReport:
     """Run every stage; the first failure (an OttlakeError, a failed quality gate
-    among them) stops the rest. All stages record their gates under one run id."""
+    among them) stops the rest. All stages' gates are recorded under one run id,
+    once, when the run ends (passed or failed)."""
     import time
 
     gates = gates or GateRun.new()
     report = BatchReport(gates.run_id)
-    for name, stage in STAGES:
-        on_stage(name)
-        began = time.perf_counter()
-        try:
-            report.stages.append(stage(spark, lake, window=window, gates=gates))
-        except OttlakeError:
-            raise
-        except Exception as exc:  # Spark's and the JVM's errors: one line, naming the stage
-            raise JobError(f"stage {name} failed: {spark_error_line(exc)}") from None
-        report.seconds[name] = time.perf_counter() - began
+    with recorded(spark, gates):
+        for name, stage in STAGES:
+            on_stage(name)
+            began = time.perf_counter()
+            try:
+                report.stages.append(stage(spark, lake, window=window, gates=gates))
+            except OttlakeError:
+                raise
+            except Exception as exc:  # Spark's and the JVM's errors: one line, naming the stage
+                raise JobError(f"stage {name} failed: {spark_error_line(exc)}") from None
+            report.seconds[name] = time.perf_counter() - began
+        on_stage("quality record")
+    report.recording_seconds = gates.recording_seconds
     return report
 
 

@@ -28,11 +28,15 @@ def ensure_table(
     *,
     partition_by: Sequence[str] = (),
     change_feed: bool = False,
+    stats_columns: Sequence[str] = (),
 ) -> None:
     """Create the Delta table at `path` if it is not there (an empty version 0).
 
     `change_feed` turns on Delta's change data feed from the first version, so that
-    the next job reads only the rows this one changed."""
+    the next job reads only the rows this one changed. `stats_columns`: the only
+    columns Delta keeps file statistics (min, max, nulls) of for data skipping;
+    by default it keeps them for the first 32 columns, which on a wide table costs
+    the writes more than they save the reads."""
     from delta.tables import DeltaTable
 
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
@@ -40,6 +44,8 @@ def ensure_table(
         builder = builder.partitionedBy(*(str(column) for column in partition_by))
     if change_feed:
         builder = builder.property("delta.enableChangeDataFeed", "true")
+    if stats_columns:
+        builder = builder.property("delta.dataSkippingStatsColumns", ",".join(map(str, stats_columns)))
     builder.execute()
 
 

@@ -52,6 +52,10 @@ def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None) -> 
         result = ", ".join(f"{key} {value:,}" for key, value in stage.counts.items())
         table.add_row(stage.stage, f"{report.seconds[stage.stage]:.1f}", f"{stage.gate_seconds:.1f}",
                       result or stage.note)
+    if report.recording_seconds:
+        # The gates' results of every stage, in one commit, and their Data Docs: once a run.
+        table.add_row("quality record", f"{report.recording_seconds:.1f}", f"{report.recording_seconds:.1f}",
+                      "results appended, Data Docs rendered")
     console.print(table)
     for stage in report.stages:
         for warning in stage.gate_warnings:

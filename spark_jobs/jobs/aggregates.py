@@ -33,8 +33,7 @@ def ensure(spark: SparkSession, lake: Lake) -> None:
     delta_io.ensure_table(spark, lake.qoe_daily, QOE_DAILY_SCHEMA)
 
 
-def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun | None = None) -> StageReport:
-    gates = gates or GateRun.new()
+def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun) -> StageReport:
     ensure(spark, lake)
     report = StageReport(JOB)
     todo = state.pending(spark, lake, JOB, lake.play_sessions)
@@ -70,7 +69,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         totals = [frames.totals_difference(o.name, o.fresh, o.sessions, period=o.grain) for o in outputs]
         differences = totals[0].unionByName(totals[1]).persist()
         gated.extend([stacked, differences])
-        for outcome in check_all(spark, lake, {QOE_AGGREGATES.name: stacked, QOE_TOTALS.name: differences},
+        for outcome in check_all(lake, {QOE_AGGREGATES.name: stacked, QOE_TOTALS.name: differences},
                                  run=gates):
             report.add_gate(outcome)
         for output in outputs:

@@ -22,6 +22,7 @@ from quality.gate import GateRun, check
 from quality.suites import BRONZE, RAW
 from schemas.contract import E
 from spark_jobs import delta_io, raw, state
+from spark_jobs.columns import EVENT_TIME
 from spark_jobs.jobs.common import StageReport, Window, run_job
 from spark_jobs.lake import Lake
 from spark_jobs.transforms.bronze import (
@@ -35,15 +36,20 @@ from spark_jobs.transforms.bronze import (
 )
 
 JOB = "bronze"
+# Bronze's file statistics: the times, which queries filter on (a day's or an
+# hour's events). Ids are random UUIDs and the dimensions have few values, so a
+# file's min and max of them skip nothing; Delta's default (the first 32 columns)
+# made the append of 1M events 5.4 s instead of 4.0 s.
+STATS_COLUMNS = (E.event_ts, E.received_ts, E.sent_ts, EVENT_TIME)
 
 
 def ensure(spark: SparkSession, lake: Lake) -> None:
-    delta_io.ensure_table(spark, lake.bronze, BRONZE_SCHEMA, partition_by=[EVENT_DATE], change_feed=True)
+    delta_io.ensure_table(spark, lake.bronze, BRONZE_SCHEMA, partition_by=[EVENT_DATE], change_feed=True,
+                          stats_columns=STATS_COLUMNS)
     delta_io.ensure_table(spark, lake.quarantine, QUARANTINE_SCHEMA)
 
 
-def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun | None = None) -> StageReport:
-    gates = gates or GateRun.new()
+def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun) -> StageReport:
     ensure(spark, lake)
     report = StageReport(JOB)
     listed = raw.in_window(raw.list_objects(spark, lake.raw), window.start, window.end)
@@ -68,13 +74,14 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         summary = checked.filter(VALID).agg(
             F.max(E.received_ts).alias("watermark"), F.collect_set(EVENT_DATE).alias("dates")).first()
         dates = summary["dates"]
-        delta_io.merge_rows(spark, lake.quarantine, result.quarantine, keys=[SOURCE_OBJECT, LINE],
-                            inserted_only=True)
+        if counts["quarantined"]:  # else nothing to write (reading the cache for none cost 17 s at 10M)
+            delta_io.merge_rows(spark, lake.quarantine, result.quarantine, keys=[SOURCE_OBJECT, LINE],
+                                inserted_only=True)
         # The gates, before bronze is written: the run's counts (quarantine share),
         # then the events. The quarantine is kept either way: it holds the evidence.
         run_counts = frames.run_counts(spark, result.counts())
-        report.add_gate(check(spark, lake, suite=RAW.name, frame=run_counts, run=gates))
-        report.add_gate(check(spark, lake, suite=BRONZE.name, frame=events, run=gates))
+        report.add_gate(check(lake, suite=RAW.name, frame=run_counts, run=gates))
+        report.add_gate(check(lake, suite=BRONZE.name, frame=events, run=gates))
         # A later copy of an event may carry a slightly different derived time:
         # look a day either side of the dates this run touches.
         around = sorted({d + timedelta(days=k) for d in dates for k in (-1, 0, 1)})

@@ -80,7 +80,7 @@ def run_job(argv: Sequence[str] | None, description: str, job: Callable[..., Sta
     Errors a user or the data can cause (a failed quality gate among them) end as
     one line on stderr and exit 1."""
     from ottlake.settings import Settings
-    from quality.gate import GateRun
+    from quality.gate import GateRun, recorded
     from spark_jobs.spark import build_session
 
     args = job_arguments(description).parse_args(list(argv) if argv is not None else None)
@@ -89,7 +89,8 @@ def run_job(argv: Sequence[str] | None, description: str, job: Callable[..., Sta
         lake = Lake.at(args.lake)
         window = Window.parse(args.window)
         spark = build_session(args.mode, app_name=f"ottlake-{job.__module__.rsplit('.', 1)[-1]}")
-        report = job(spark, lake, window=window, gates=gates)
+        with recorded(spark, gates):
+            report = job(spark, lake, window=window, gates=gates)
     except OttlakeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -34,9 +34,8 @@ def ensure(spark: SparkSession, lake: Lake) -> None:
                           partition_by=[PS.session_date], change_feed=True)
 
 
-def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun | None = None) -> StageReport:
+def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun) -> StageReport:
     """`window` is for the raw zone; this job takes whatever bronze changed."""
-    gates = gates or GateRun.new()
     ensure(spark, lake)
     report = StageReport(JOB)
     todo = state.pending(spark, lake, JOB, lake.bronze)
@@ -58,7 +57,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         # Computed (and cached) first, so the gate's seconds are its own, not the fold's.
         report.counts["play_sessions_recomputed"] = fresh.count()
         dates = distinct_values(fresh, PS.session_date)
-        report.add_gate(check(spark, lake, suite=PLAY_SESSIONS.name, frame=fresh, run=gates))
+        report.add_gate(check(lake, suite=PLAY_SESSIONS.name, frame=fresh, run=gates))
         if not first_run:
             ids = fresh.select(PS.play_session_id)
             old = delta_io.read_table(spark, lake.play_sessions).join(ids, on=PS.play_session_id, how="left_semi")

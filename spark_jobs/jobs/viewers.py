@@ -26,8 +26,7 @@ def ensure(spark: SparkSession, lake: Lake) -> None:
     delta_io.ensure_table(spark, lake.viewer_sessions, VIEWER_SESSIONS_SCHEMA, partition_by=[VS.session_date])
 
 
-def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun | None = None) -> StageReport:
-    gates = gates or GateRun.new()
+def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun) -> StageReport:
     ensure(spark, lake)
     report = StageReport(JOB)
     todo = state.pending(spark, lake, JOB, lake.play_sessions)
@@ -51,7 +50,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         # Computed (and cached) first, so the gate's seconds are its own.
         report.counts["viewer_sessions_recomputed"] = fresh.count()
         dates = set(distinct_values(fresh, VS.session_date))
-        report.add_gate(check(spark, lake, suite=VIEWER_SESSIONS.name, frame=fresh, run=gates))
+        report.add_gate(check(lake, suite=VIEWER_SESSIONS.name, frame=fresh, run=gates))
         if viewers is not None:
             old = delta_io.read_table(spark, lake.viewer_sessions).join(viewers, on=VS.viewer_id, how="left_semi")
             dates |= set(distinct_values(old, VS.session_date))

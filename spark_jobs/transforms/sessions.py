@@ -227,7 +227,7 @@ def _next_state(acc: Column, event: Column) -> Column:
         )
         .when(_seek_from(acc, event), int(State.seeking))  # seeking during starting is startup
         .when(is_kind(EventType.seek_end) & is_state(State.seeking) & acc["from_paused"], int(State.paused))
-        .when(is_kind(EventType.buffer_start) & is_state(State.playing) & ~acc["in_ad"], int(State.rebuffering))
+        .when(_rebuffer_from(acc, event), int(State.rebuffering))
         .when(is_kind(EventType.buffer_end) & is_state(State.rebuffering), int(State.playing))
         .otherwise(state)
     )
@@ -244,6 +244,11 @@ def _is_state(acc: Column) -> Callable[..., Column]:
 def _seek_from(acc: Column, event: Column) -> Column:
     """A seek_start that starts a seek (not during starting, not while seeking)."""
     return _is_kind(event)(EventType.seek_start) & _is_state(acc)(State.playing, State.rebuffering, State.paused)
+
+
+def _rebuffer_from(acc: Column, event: Column) -> Column:
+    """A buffer_start that starts rebuffering: while playing content (not in an ad)."""
+    return _is_kind(event)(EventType.buffer_start) & _is_state(acc)(State.playing) & ~acc["in_ad"]
 
 
 def _transition(acc: Column, event: Column, gap_ms: int) -> dict[str, Column]:
@@ -264,7 +269,18 @@ def _transition(acc: Column, event: Column, gap_ms: int) -> dict[str, Column]:
     new_state = _next_state(acc, event)
 
     def entered(target: State) -> Column:
-        return F.when((new_state == int(target)) & ~is_state(target), F.lit(1)).otherwise(F.lit(0))
+        # The lambda is interpreted, with no common subexpressions: each use of
+        # `new_state` walks the transition table again. The two states counted on
+        # entry are entered by one row of it each, which no earlier row can take
+        # (neither event closes or is play_request, playing or pause), and from a
+        # state other than themselves.
+        if target == State.rebuffering:
+            enters = _rebuffer_from(acc, event)
+        elif target == State.seeking:
+            enters = _seek_from(acc, event)
+        else:
+            raise ValueError(f"no entry rule for {target!r}")
+        return F.when(enters, F.lit(1)).otherwise(F.lit(0))
 
     bitrate = event[_BITRATE]
     rendition = is_kind(EventType.rendition_change) & bitrate.isNotNull() & bitrate_known

@@ -4,6 +4,7 @@ and every gate run lands in the results table."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -11,8 +12,9 @@ from pyspark.sql import functions as F
 
 from ottlake.errors import QualityGateError
 from quality import frames, results
-from quality.gate import GateRun, check
+from quality.gate import GateRun, check, recorded
 from quality.suites import SUITES
+from spark_jobs import delta_io
 from spark_jobs.columns import PS, QOE, VIEWER_SESSIONS_SCHEMA, VS
 from spark_jobs.lake import Lake
 from spark_jobs.transforms.aggregates import qoe_daily, qoe_hourly
@@ -34,8 +36,9 @@ def gates() -> GateRun:
 
 
 def failure(spark, lake: Lake, gates: GateRun, suite: str, frame) -> str:
-    with pytest.raises(QualityGateError) as caught:
-        check(spark, lake, suite=suite, frame=frame, run=gates)
+    # As a run does: the failing gate's results are recorded on the way out.
+    with pytest.raises(QualityGateError) as caught, recorded(spark, gates):
+        check(lake, suite=suite, frame=frame, run=gates)
     return str(caught.value)
 
 
@@ -48,7 +51,7 @@ def latest_by_expectation(lake: Lake, suite: str) -> dict[str, dict]:
 
 def test_raw_gate_passes_a_run_under_the_threshold(spark, lake, gates) -> None:
     counts = {"rows_in": 1000, "bronze": 940, "quarantined": 50, "duplicates": 10}
-    outcome = check(spark, lake, suite="raw", frame=frames.run_counts(spark, counts), run=gates)
+    outcome = check(lake, suite="raw", frame=frames.run_counts(spark, counts), run=gates)
     assert outcome.critical_failures == []
     share = next(e for e in outcome.expectations if "quarantine_share" in e.expectation)
     assert share.observed_value == "0.05"
@@ -56,7 +59,7 @@ def test_raw_gate_passes_a_run_under_the_threshold(spark, lake, gates) -> None:
 
 def test_raw_gate_lets_a_small_run_through_whatever_its_share(spark, lake, gates) -> None:
     counts = {"rows_in": 999, "bronze": 0, "quarantined": 999, "duplicates": 0}
-    assert check(spark, lake, suite="raw", frame=frames.run_counts(spark, counts), run=gates).critical_failures == []
+    assert check(lake, suite="raw", frame=frames.run_counts(spark, counts), run=gates).critical_failures == []
 
 
 def test_raw_gate_stops_a_quarantine_flood_and_records_it(spark, lake, gates) -> None:
@@ -73,7 +76,7 @@ def test_raw_gate_stops_a_quarantine_flood_and_records_it(spark, lake, gates) ->
 def test_raw_gate_threshold_comes_from_the_run(spark, lake) -> None:
     counts = {"rows_in": 1000, "bronze": 700, "quarantined": 300, "duplicates": 0}
     lenient = GateRun.new(max_quarantine_share=0.5)
-    assert check(spark, lake, suite="raw", frame=frames.run_counts(spark, counts), run=lenient).critical_failures == []
+    assert check(lake, suite="raw", frame=frames.run_counts(spark, counts), run=lenient).critical_failures == []
 
 
 def test_raw_gate_stops_lines_that_went_missing(spark, lake, gates) -> None:
@@ -91,7 +94,7 @@ def _events(spark):
 
 
 def test_bronze_gate_passes_clean_events(spark, lake, gates) -> None:
-    outcome = check(spark, lake, suite="bronze", frame=_events(spark), run=gates)
+    outcome = check(lake, suite="bronze", frame=_events(spark), run=gates)
     assert outcome.critical_failures == [] and outcome.rows == 3
 
 
@@ -123,7 +126,7 @@ CLEAN_SESSIONS = [
 
 
 def test_play_sessions_gate_passes_clean_sessions(spark, lake, gates) -> None:
-    outcome = check(spark, lake, suite="play_sessions", frame=play_sessions_frame(spark, CLEAN_SESSIONS), run=gates)
+    outcome = check(lake, suite="play_sessions", frame=play_sessions_frame(spark, CLEAN_SESSIONS), run=gates)
     assert outcome.critical_failures == [] and outcome.warnings == []
     assert len(outcome.expectations) == len(SUITES["play_sessions"].expectations())
 
@@ -156,7 +159,7 @@ def test_play_sessions_gate_checks_the_sum_of_parts_and_the_startup_rule(spark, 
 
 def test_a_failed_warning_is_reported_and_kept(spark, lake, gates) -> None:
     odd = [{**CLEAN_SESSIONS[0], "percent_complete": 1.2}, CLEAN_SESSIONS[1]]
-    outcome = check(spark, lake, suite="play_sessions", frame=play_sessions_frame(spark, odd), run=gates)
+    outcome = check(lake, suite="play_sessions", frame=play_sessions_frame(spark, odd), run=gates)
     assert outcome.critical_failures == []
     assert [w.describe() for w in outcome.warnings] == [
         "expect_column_values_to_be_between(percent_complete): 1 unexpected"]
@@ -172,7 +175,7 @@ def _viewer_sessions(spark, *, watch_time_ms: int = 60_000):
 
 
 def test_viewer_sessions_gate_passes_and_stops_a_negative_watch_time(spark, lake, gates) -> None:
-    assert check(spark, lake, suite="viewer_sessions", frame=_viewer_sessions(spark), run=gates).critical_failures == []
+    assert check(lake, suite="viewer_sessions", frame=_viewer_sessions(spark), run=gates).critical_failures == []
     message = failure(spark, lake, gates, "viewer_sessions", _viewer_sessions(spark, watch_time_ms=-1))
     assert message == ("quality gate viewer_sessions failed: expect_column_values_to_be_between(watch_time_ms): "
                        "1 unexpected; stage viewer_sessions not published")
@@ -191,9 +194,9 @@ def _qoe(spark):
 def test_aggregates_gates_pass_clean_tables(spark, lake, gates) -> None:
     sessions, hourly, daily = _qoe(spark)
     stacked = frames.stacked({"hourly": (hourly, QOE.hour), "daily": (daily, QOE.session_date)})
-    assert check(spark, lake, suite="qoe_aggregates", frame=stacked, run=gates).critical_failures == []
+    assert check(lake, suite="qoe_aggregates", frame=stacked, run=gates).critical_failures == []
     totals = frames.totals_difference("daily", daily, sessions, period=QOE.session_date)
-    assert check(spark, lake, suite="qoe_totals", frame=totals, run=gates).critical_failures == []
+    assert check(lake, suite="qoe_totals", frame=totals, run=gates).critical_failures == []
 
 
 def test_aggregates_gate_stops_a_rate_above_one(spark, lake, gates) -> None:
@@ -238,12 +241,20 @@ def test_totals_difference_counts_a_period_missing_on_one_side(spark) -> None:
 # --- the results table and Data Docs --------------------------------------------------
 
 
-def test_every_gate_run_is_recorded_and_rendered(spark, lake, gates) -> None:
-    outcome = check(spark, lake, suite="play_sessions", frame=play_sessions_frame(spark, CLEAN_SESSIONS), run=gates)
+def test_every_gate_run_is_recorded_and_rendered_once_per_run(spark, lake, gates) -> None:
+    with recorded(spark, gates):
+        outcome = check(lake, suite="play_sessions", frame=play_sessions_frame(spark, CLEAN_SESSIONS), run=gates)
+        viewers = check(lake, suite="viewer_sessions", frame=_viewer_sessions(spark), run=gates)
+        assert not os.path.exists(lake.quality_results)  # nothing is written while the run goes on
     rows = results.latest(lake.quality_results)
     assert {row["run_id"] for row in rows} == {gates.run_id}
-    assert [row["expectation"] for row in rows] == [e.expectation for e in outcome.expectations]
-    assert all(row["stage"] == "sessions" and row["rows"] == 2 and row["gate_seconds"] > 0 for row in rows)
+    assert [row["expectation"] for row in rows] == [
+        e.expectation for e in (*outcome.expectations, *viewers.expectations)]
+    assert delta_io.current_version(spark, lake.quality_results) == 0  # one commit for the whole run
+    assert gates.recording_seconds > 0
+    sessions_rows = [row for row in rows if row["suite"] == "play_sessions"]
+    assert len(sessions_rows) == len(outcome.expectations)
+    assert all(row["stage"] == "sessions" and row["rows"] == 2 and row["gate_seconds"] > 0 for row in sessions_rows)
     index = lake.quality_docs + "/index.html"
     with open(index, encoding="utf-8") as page:
         assert "play_sessions" in page.read()

@@ -41,7 +41,7 @@ def test_unknown_mode_is_refused():
 def test_local_session_settings(spark):
     conf = spark.sparkContext.getConf()
     assert conf.get("spark.master") == "local[2]"
-    assert conf.get("spark.driver.memory") == "4g"
+    assert conf.get("spark.driver.memory") == "8g"
     assert conf.get("spark.ui.enabled") == "false"
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert spark.conf.get("spark.sql.extensions") == DELTA_CONF["spark.sql.extensions"]
