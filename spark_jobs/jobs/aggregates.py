@@ -62,12 +62,13 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         for output in outputs:
             report.counts[output.counter] = output.fresh.count()
         # Both tables pass their gates before either is written.
-        # Both frames are small (groups, periods) and read by several of GX's queries:
-        # cached, the totals re-aggregate the play sessions once, not once a query
-        # (a script over the 10M lake's tables, on a loaded machine: the two suites ~20% faster).
-        stacked = frames.stacked({o.name: (o.fresh, o.grain) for o in outputs}).persist()
+        # Both frames are small (groups, periods) and read by each of GX's queries:
+        # cached, the totals re-aggregate the play sessions once, not once a query;
+        # in one partition, a query is one task, not one per shuffle partition of
+        # each grain (on the 10M lake's tables: the two suites 1.2 s instead of 2.6 s).
+        stacked = frames.stacked({o.name: (o.fresh, o.grain) for o in outputs}).coalesce(1).persist()
         totals = [frames.totals_difference(o.name, o.fresh, o.sessions, period=o.grain) for o in outputs]
-        differences = totals[0].unionByName(totals[1]).persist()
+        differences = totals[0].unionByName(totals[1]).coalesce(1).persist()
         gated.extend([stacked, differences])
         for outcome in check_all(lake, {QOE_AGGREGATES.name: stacked, QOE_TOTALS.name: differences},
                                  run=gates):
