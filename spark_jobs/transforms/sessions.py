@@ -54,7 +54,7 @@ def _kind(event_type: str) -> int:
 
 
 # Fields of one event in the collected array. The first three are its order
-# (sort_array compares structs field by field); `event_id` breaks ties between
+# (array_sort compares structs field by field); `event_id` breaks ties between
 # distinct events with the same (event_ts, seq) deterministically, and puts
 # duplicates of one event next to each other, so that the fold can skip them.
 _TS, _SEQ, _ID = "ts", "seq", "id"
@@ -145,10 +145,7 @@ def play_sessions(
         events.select(*FOLD_INPUT_COLUMNS)
         .groupBy(E.play_session_id)
         .agg(
-            # sort_array, not array_sort: the latter compares through an interpreted
-            # lambda (its default comparator), the former with the type's ordering.
-            # The same order here: no element is null, nor are ts, seq or id.
-            F.sort_array(F.collect_list(_event_struct())).alias(EVENTS),
+            F.array_sort(F.collect_list(_event_struct())).alias(EVENTS),
             *(first_non_null(name).alias(first_of(name)) for name in SESSION_DIMENSIONS),
         )
         .select(
