@@ -96,6 +96,7 @@ def test_two_sigkills_lose_nothing_and_bronze_has_each_event_once(consumer_setti
 
     # The batch's bronze stage (spark_jobs.batch.STAGES[0]) is where duplicates go;
     # the later stages only read bronze, so the test stops there to stay short.
+    from quality.gate import GateRun, recorded
     from spark_jobs.batch import STAGES
     from spark_jobs.lake import Lake
 
@@ -103,7 +104,8 @@ def test_two_sigkills_lose_nothing_and_bronze_has_each_event_once(consumer_setti
     stage, run_bronze = STAGES[0]
     assert stage == "bronze"
     began = time.monotonic()
-    bronze_counts = run_bronze(spark, lake).counts
+    with recorded(spark, GateRun.new()) as gates:
+        bronze_counts = run_bronze(spark, lake, gates=gates).counts
     print(f"bronze: {time.monotonic() - began:.0f} s, {bronze_counts}", flush=True)
     bronze = spark.read.format("delta").load(lake.bronze)
     assert bronze.count() == bronze.select("event_id").distinct().count() == len(distinct)
