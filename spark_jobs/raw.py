@@ -26,6 +26,9 @@ class RawObject:
     path: str
     size: int
     modified_ms: int
+    # The path as Spark's file readers name it (`_metadata.file_path`: a URI, with
+    # spaces and `%` escaped); how read_lines selects the object.
+    uri: str
 
     @property
     def arrival_hour(self) -> datetime | None:
@@ -54,12 +57,13 @@ def list_objects(spark: SparkSession, root: str) -> list[RawObject]:
             spark.read.format("binaryFile")
             .option("recursiveFileLookup", "true")
             .load(root)
-            .select("path", "length", F.unix_millis("modificationTime").alias("modified_ms"))
+            .select("path", "length", F.unix_millis("modificationTime").alias("modified_ms"),
+                    F.col("_metadata.file_path").alias("uri"))
             .collect()
         )
     except Exception as exc:  # py4j wraps Java's IOException
         raise JobError(f"cannot list the raw zone at {root}: {str(exc).strip().splitlines()[0]}") from None
-    return sorted((RawObject(row.path, row.length, row.modified_ms) for row in rows), key=lambda o: o.path)
+    return sorted((RawObject(row.path, row.length, row.modified_ms, row.uri) for row in rows), key=lambda o: o.path)
 
 
 def in_window(objects: list[RawObject], start: datetime | None, end: datetime | None) -> list[RawObject]:
@@ -74,12 +78,24 @@ def in_window(objects: list[RawObject], start: datetime | None, end: datetime | 
     return [obj for obj in objects if keep(obj)]
 
 
-def read_lines(spark: SparkSession, objects: list[RawObject]) -> DataFrame:
-    """(line, source_object, object_ts_ms) for every line of the objects; Spark
-    decompresses `.gz` by its suffix. The object's write time is the fallback
-    `received_ts` (player-events.md, Envelope)."""
-    return spark.read.text([obj.path for obj in objects]).select(
-        F.col("value").alias("line"),
-        F.col("_metadata.file_path").alias("source_object"),
-        F.unix_millis(F.col("_metadata.file_modification_time")).alias("object_ts_ms"),
+def read_lines(spark: SparkSession, root: str, objects: list[RawObject]) -> DataFrame:
+    """(line, source_object, object_ts_ms) for every line of `objects`, listed under
+    `root` by list_objects; Spark decompresses `.gz` by its suffix. The object's
+    write time is the fallback `received_ts` (player-events.md, Envelope).
+
+    The root is read recursively and the objects picked by their `_metadata`
+    path, which Spark uses to skip the other files before reading them. Naming the
+    objects one by one to the reader instead checked each path apart: ~2 ms an
+    object (17 s for the 7,958 objects of 3M events; 8,000 objects here took
+    1 s to set up this way)."""
+    source_object = F.col("_metadata.file_path")
+    return (
+        spark.read.option("recursiveFileLookup", "true")
+        .text(root)
+        .select(
+            F.col("value").alias("line"),
+            source_object.alias("source_object"),
+            F.unix_millis(F.col("_metadata.file_modification_time")).alias("object_ts_ms"),
+        )
+        .filter(source_object.isin([obj.uri for obj in objects]))
     )

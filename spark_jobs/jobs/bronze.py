@@ -59,7 +59,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         return report
 
     ingest_ts = datetime.now(UTC)
-    result = bronze(raw.read_lines(spark, todo), ingest_ts=ingest_ts)
+    result = bronze(raw.read_lines(spark, lake.raw, todo), ingest_ts=ingest_ts)
     # Parse the input once: the checks are cached (typed columns; the raw line only
     # on rejected rows), and everything after reads the cache. The first action
     # fills it while it finds the duplicated ids (the dedup's one narrow shuffle).

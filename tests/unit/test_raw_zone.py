@@ -69,3 +69,30 @@ def test_landing_stamps_like_the_sdk_and_the_lake_sink(tmp_path) -> None:
         derived = event["received_ts"] - (event["sent_ts"] - event["event_ts"])
         true_ts = event["event_ts"] - delivery.clock_offset_ms
         assert 0 < derived - true_ts < 500
+
+
+def test_read_lines_reads_exactly_the_objects_given_whatever_their_names(spark, tmp_path) -> None:
+    """list_objects + read_lines: the objects chosen are read, every line once, the
+    others not at all, whether gzip or plain, with spaces and `%` in their keys;
+    files a writer is still writing (`_x`, `.x`) are not objects."""
+    from spark_jobs import raw
+
+    root = tmp_path / "raw" / "player_events"
+    hour = root / "2026" / "03" / "01" / "12"
+    hour.mkdir(parents=True)
+    (hour / "a b%20c.gz").write_bytes(gzip.compress(b'{"n":1}\n{"n":2}\n'))
+    (hour / "plain").write_bytes(b'{"n":3}\n')
+    (hour / "consumed.gz").write_bytes(gzip.compress(b'{"n":4}\n'))
+    (hour / "_writing").write_bytes(b'{"n":5}\n')
+    (hour / ".tmp").write_bytes(b'{"n":6}\n')
+
+    listed = raw.list_objects(spark, str(root))
+    names = sorted(obj.path.rsplit("/", 1)[1] for obj in listed)
+    assert names == ["a b%20c.gz", "consumed.gz", "plain"]
+    chosen = [obj for obj in listed if not obj.path.endswith("consumed.gz")]
+    rows = raw.read_lines(spark, str(root), chosen).collect()
+    by_object = {obj.uri: obj for obj in chosen}
+    assert sorted(orjson.loads(row.line)["n"] for row in rows) == [1, 2, 3]
+    assert {row.source_object for row in rows} == set(by_object)
+    for row in rows:
+        assert row.object_ts_ms == by_object[row.source_object].modified_ms
