@@ -1,7 +1,8 @@
 # The two set-up commands of the README: `make demo` and `make test`.
 # Both create .venv in the repo root and install everything themselves: missing
 # system packages from Debian, the Python packages (pinned in constraints.txt),
-# and Delta's jars from Maven Central (cached in .cache/jars, never fetched by a job).
+# Delta's jars from Maven Central and ottlake's own jar, compiled with javac (both
+# in .cache/jars, never fetched or built by a job).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -20,8 +21,9 @@ $(STAMP): pyproject.toml constraints.txt scripts/ensure-system.sh
 	$(PY) -m pip install -q -c constraints.txt -e '.[all]'
 	touch $(STAMP)
 
-$(JARS): $(STAMP) spark_jobs/jars.py
+$(JARS): $(STAMP) spark_jobs/jars.py $(shell find spark_jobs/java -name '*.java')
 	$(PY) -m spark_jobs.jars fetch
+	$(PY) -m spark_jobs.jars build
 	touch $(JARS)
 
 demo: install

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# System prerequisites of `make`: Python 3.11+, Java 17 (Spark 4 and the KCL need
-# it) and Maven (Delta's jars are resolved from Maven Central at set-up time).
+# System prerequisites of `make`: Python 3.11+, a Java 17 JDK (Spark 4 and the KCL
+# need Java; javac compiles ottlake's jar) and Maven (Delta's jars are resolved
+# from Maven Central at set-up time).
 # Installs what is missing from Debian's packages; changes nothing otherwise.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || nee
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1 || true)
 [ "${java_major:-0}" -ge 17 ] || need+=(openjdk-17-jdk-headless)
+command -v javac >/dev/null 2>&1 || [ -x "${JAVA_HOME:-/nonexistent}/bin/javac" ] || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 
 if [ ${#need[@]} -gt 0 ]; then

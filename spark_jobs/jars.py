@@ -1,4 +1,5 @@
-"""Delta Lake's jars, fetched from Maven Central at set-up time, never at run time.
+"""The session's jars, made at set-up time, never at run time: Delta Lake's, fetched
+from Maven Central, and ottlake's own (the play-session fold), compiled here.
 
 `python -m spark_jobs.jars fetch` resolves the pinned Delta artifact and its
 runtime dependencies with Maven into `.cache/jars/<artifact>-<version>/` inside the
@@ -6,6 +7,11 @@ repository (git-ignored), and writes a manifest last. A second call finds the
 manifest and every jar it lists and does nothing. The local SparkSession reads the
 manifest (`jar_paths`) and passes the files as `spark.jars`; it never sets
 `spark.jars.packages`, so nothing is downloaded when a job or a test starts.
+
+`python -m spark_jobs.jars build` compiles `spark_jobs/java/` with the JDK's javac
+against the installed pyspark's jars into `.cache/jars/ottlake-spark/`, with a
+manifest naming a digest of the sources: a session refuses a jar older than its
+sources (`session_jars`), so a test never runs yesterday's Java.
 
 Dependencies that the installed pyspark already ships (same artifactId, in
 `pyspark/jars`) are left out: `spark.jars` go to a child class loader that asks
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -84,6 +91,86 @@ def jar_paths(cache: Path = DEFAULT_CACHE, coords: Coordinates = DELTA) -> list[
             "(part of the install step) once, with Maven Central reachable"
         )
     return paths
+
+
+JAVA_SOURCES = REPO_ROOT / "spark_jobs" / "java"
+BUILD_COMMAND = "python -m spark_jobs.jars build"
+OWN_FOLDER = "ottlake-spark"
+OWN_JAR = "ottlake-spark.jar"
+# The bytecode level: Spark 4 runs on Java 17 or later.
+JAVA_RELEASE = "17"
+
+
+def _java_sources(sources: Path) -> list[Path]:
+    return sorted(sources.rglob("*.java"))
+
+
+def _sources_digest(sources: Path) -> str:
+    digest = hashlib.sha256()
+    for path in _java_sources(sources):
+        digest.update(str(path.relative_to(sources)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def own_jar(cache: Path = DEFAULT_CACHE, sources: Path = JAVA_SOURCES) -> Path:
+    """ottlake's jar, built from the current sources; JobError naming the build
+    command when it is missing or older than them."""
+    folder = cache / OWN_FOLDER
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
+    jar = folder / OWN_JAR
+    if manifest.get("sources") != _sources_digest(sources) or not jar.is_file():
+        raise JobError(f"{jar} is missing or older than {sources}: run `{BUILD_COMMAND}` (part of the install step)")
+    return jar
+
+
+def session_jars(cache: Path = DEFAULT_CACHE) -> list[Path]:
+    """Every jar a local session loads: Delta's, then ottlake's."""
+    return [*jar_paths(cache), own_jar(cache)]
+
+
+def build(cache: Path = DEFAULT_CACHE, sources: Path = JAVA_SOURCES, *, run: Runner = subprocess.run) -> Path:
+    """Compile `sources` into ottlake's jar unless it is current; the jar.
+
+    Against the jars of the installed pyspark (the Spark it runs in); the jar and
+    its manifest move into place whole, the manifest last."""
+    import zipfile
+
+    try:
+        return own_jar(cache, sources)
+    except JobError:
+        pass
+    java_home = os.environ.get("JAVA_HOME")
+    javac = str(Path(java_home) / "bin" / "javac") if java_home else shutil.which("javac")
+    if not javac or not Path(javac).exists():
+        raise JobError(f"javac (a JDK {JAVA_RELEASE} or later) is not installed; `{BUILD_COMMAND}` needs it once")
+    import pyspark
+
+    classpath = str(Path(pyspark.__file__).parent / "jars" / "*")
+    folder = cache / OWN_FOLDER
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache, prefix=".build-") as tmp:
+        classes = Path(tmp) / "classes"
+        command = [javac, "--release", JAVA_RELEASE, "-nowarn", "-d", str(classes), "-cp", classpath,
+                   *(str(path) for path in _java_sources(sources))]
+        result = run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+            raise JobError(f"javac could not compile {sources}:\n{tail}")
+        out = Path(tmp) / OWN_FOLDER
+        out.mkdir()
+        with zipfile.ZipFile(out / OWN_JAR, "w", zipfile.ZIP_DEFLATED) as jar:
+            jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nCreated-By: ottlake\n")
+            for path in sorted(classes.rglob("*.class")):
+                jar.write(path, str(path.relative_to(classes)))
+        (out / MANIFEST).write_text(json.dumps({"sources": _sources_digest(sources)}, indent=2) + "\n",
+                                    encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        out.rename(folder)
+    return folder / OWN_JAR
 
 
 def shipped_artifact_ids(spark_jars: Path | None = None) -> list[str]:
@@ -201,7 +288,9 @@ def _sha256(path: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spark_jobs.jars", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("fetch", "resolve the jars unless already there"), ("path", "print the jars")):
+    for name, text in (("fetch", "resolve Delta's jars unless already there"),
+                       ("build", "compile ottlake's jar unless it is current"),
+                       ("path", "print the jars a local session loads")):
         command = sub.add_parser(name, help=text)
         command.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="cache folder")
     args = parser.parse_args(argv)
@@ -211,8 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             paths = fetch(args.cache)
             state = "already present" if before is not None else "fetched"
             print(f"{DELTA}: {len(paths)} jars {state} in {jars_dir(args.cache)}")
+        elif args.command == "build":
+            print(f"ottlake's jar: {build(args.cache)}")
         else:
-            print(",".join(str(path) for path in jar_paths(args.cache)))
+            print(",".join(str(path) for path in session_jars(args.cache)))
     except JobError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -77,8 +77,8 @@ def session_conf(mode: Mode = "local", *, jars_cache: Path = jars.DEFAULT_CACHE)
         return dict(COMMON_CONF)
     if mode != "local":
         raise ValueError(f"unknown mode {mode!r}: local or emr")
-    delta_jars = jars.jar_paths(jars_cache)
-    return {**COMMON_CONF, **LOCAL_CONF, "spark.jars": ",".join(str(path) for path in delta_jars)}
+    local_jars = jars.session_jars(jars_cache)
+    return {**COMMON_CONF, **LOCAL_CONF, "spark.jars": ",".join(str(path) for path in local_jars)}
 
 
 def build_session(

@@ -23,7 +23,7 @@ from quality.suites import BRONZE, RAW
 from schemas.contract import E
 from spark_jobs import delta_io, raw, state
 from spark_jobs.columns import EVENT_TIME
-from spark_jobs.jobs.common import StageReport, Window, run_job
+from spark_jobs.jobs.common import StageReport, Window, run_job, scratch_folder
 from spark_jobs.lake import Lake
 from spark_jobs.transforms.bronze import (
     BRONZE_SCHEMA,
@@ -60,39 +60,43 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
 
     ingest_ts = datetime.now(UTC)
     result = bronze(raw.read_lines(spark, lake.raw, todo), ingest_ts=ingest_ts)
-    # Parse the input once: the checks are cached (typed columns; the raw line only
-    # on rejected rows), and everything after reads the cache. The first action
-    # fills it while it finds the duplicated ids (the dedup's one narrow shuffle).
-    checked = result.checked.persist(StorageLevel.MEMORY_AND_DISK)
-    winners = result.winners.persist(StorageLevel.MEMORY_AND_DISK)
-    events = result.events
-    try:
-        winners.count()
-        counts = result.counts()
-        # The watermark is the largest received_ts seen (a losing copy's too);
-        # the dates bound the MERGE's partition pruning.
-        summary = checked.filter(VALID).agg(
-            F.max(E.received_ts).alias("watermark"), F.collect_set(EVENT_DATE).alias("dates")).first()
-        dates = summary["dates"]
-        if counts["quarantined"]:  # else nothing to write (reading the cache for none cost 17 s at 10M)
-            delta_io.merge_rows(spark, lake.quarantine, result.quarantine, keys=[SOURCE_OBJECT, LINE],
-                                inserted_only=True)
-        # The gates, before bronze is written: the run's counts (quarantine share),
-        # then the events. The quarantine is kept either way: it holds the evidence.
-        run_counts = frames.run_counts(spark, result.counts())
-        report.add_gate(check(lake, suite=RAW.name, frame=run_counts, run=gates))
-        report.add_gate(check(lake, suite=BRONZE.name, frame=events, run=gates))
-        # A later copy of an event may carry a slightly different derived time:
-        # look a day either side of the dates this run touches.
-        around = sorted({d + timedelta(days=k) for d in dates for k in (-1, 0, 1)})
-        delta_io.merge_rows(
-            spark, lake.bronze, events, keys=[E.event_id], prune={EVENT_DATE: around},
-            inserted_only=True, update_when=f"s.`{E.received_ts}` < t.`{E.received_ts}`",
-        )
-        inserted = _inserted(spark, lake.bronze, counts["bronze"])
-    finally:
-        winners.unpersist()
-        checked.unpersist()
+    with scratch_folder(spark, lake.scratch(JOB)) as staging:
+        # Parse and check the input once: the checked rows (typed columns; the raw
+        # line only on rejected rows) are stored as Parquet, and everything after
+        # reads them. Stored, not cached: at 3M events filling Spark's cache cost
+        # 20 s over the checks, writing Parquet 10 s, and reading a few of its
+        # columns back (the dedup's, the dates) costs next to nothing; the plans
+        # after it start from a file scan instead of the checks' large projection.
+        result.checked.write.mode("overwrite").parquet(staging)
+        result = result.staged(spark.read.parquet(staging))
+        # The dedup's one narrow shuffle, kept: the counts, the gate and the append read it.
+        winners = result.winners.persist(StorageLevel.MEMORY_AND_DISK)
+        events = result.events
+        try:
+            counts = result.counts()
+            # The watermark is the largest received_ts seen (a losing copy's too);
+            # the dates bound the MERGE's partition pruning.
+            summary = result.checked.filter(VALID).agg(
+                F.max(E.received_ts).alias("watermark"), F.collect_set(EVENT_DATE).alias("dates")).first()
+            dates = summary["dates"]
+            if counts["quarantined"]:  # else nothing to write
+                delta_io.merge_rows(spark, lake.quarantine, result.quarantine, keys=[SOURCE_OBJECT, LINE],
+                                    inserted_only=True)
+            # The gates, before bronze is written: the run's counts (quarantine share),
+            # then the events. The quarantine is kept either way: it holds the evidence.
+            run_counts = frames.run_counts(spark, counts)
+            report.add_gate(check(lake, suite=RAW.name, frame=run_counts, run=gates))
+            report.add_gate(check(lake, suite=BRONZE.name, frame=events, run=gates))
+            # A later copy of an event may carry a slightly different derived time:
+            # look a day either side of the dates this run touches.
+            around = sorted({d + timedelta(days=k) for d in dates for k in (-1, 0, 1)})
+            delta_io.merge_rows(
+                spark, lake.bronze, events, keys=[E.event_id], prune={EVENT_DATE: around},
+                inserted_only=True, update_when=f"s.`{E.received_ts}` < t.`{E.received_ts}`",
+            )
+            inserted = _inserted(spark, lake.bronze, counts["bronze"])
+        finally:
+            winners.unpersist()
 
     previous = state.read_mark(spark, lake, JOB).watermark_ms
     watermark = max(w for w in (previous, summary["watermark"]) if w is not None) if (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,8 @@ from ottlake.errors import ConfigError, OttlakeError
 from spark_jobs.lake import Lake
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from quality.gate import GateOutcome
 
 
@@ -111,3 +114,22 @@ def utc_now() -> datetime:
     from datetime import UTC
 
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def scratch_folder(spark: SparkSession, path: str) -> Iterator[str]:
+    """`path` as an empty folder for a job's intermediate files, removed when the
+    block ends, failed or not; one a killed run left behind is removed first
+    (one batch writes a lake at a time). Through Hadoop's FileSystem: a local
+    folder or S3 alike."""
+    _remove(spark, path)
+    try:
+        yield path
+    finally:
+        _remove(spark, path)
+
+
+def _remove(spark: SparkSession, path: str) -> None:
+    jvm = spark.sparkContext._jvm
+    target = jvm.org.apache.hadoop.fs.Path(path)
+    target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(target, True)

@@ -12,8 +12,9 @@ the ids) are then joined back, broadcast, so the wide rows never move. A window 
 event_id over the whole rows shuffled all of them (at 1M events: ~4 s of ~27).
 The counts are observed while the outputs run, no job of their own. Each output is
 lazy: writing `events` and `quarantine` as two actions parses the input twice,
-unless the job persists `BronzeResult.checked` first (both are built on it); the
-raw line is kept only on the rows that fail, so the cache holds the typed columns.
+unless the job stores `BronzeResult.checked` first (both are built on it) and
+takes the outputs of what it stored (`BronzeResult.staged`); the raw line is kept
+only on the rows that fail, so what is stored is mostly the typed columns.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ class BronzeResult:
     """Where each line went, and the proof that it went to exactly one place.
 
     `checked` is every input row with its bronze columns and violations, the parent
-    of both outputs: persisting it makes the job parse the input once for both.
+    of both outputs: storing it (and taking `staged` outputs) makes the job parse
+    the input once for both.
     `winners` is, for each event_id with more than one copy, the copy that wins;
     small, and broadcast into `events`: persisting it (after `checked`) keeps the
     dedup's shuffle to one.
@@ -107,6 +109,11 @@ class BronzeResult:
     checked: DataFrame
     winners: DataFrame
     lines_seen: Observation
+
+    def staged(self, checked: DataFrame) -> BronzeResult:
+        """The same outputs from `checked` as stored and read back (after the
+        action that stored it, which the counts were observed on)."""
+        return settle(checked, self.lines_seen)
 
     def counts(self) -> dict[str, int]:
         """rows_in, bronze, quarantined, duplicates: rows_in and quarantined observed
@@ -130,18 +137,24 @@ def bronze(raw_lines: DataFrame, *, ingest_ts: datetime) -> BronzeResult:
     `object_ts_ms`) into bronze events (BRONZE_SCHEMA) and quarantined lines
     (QUARANTINE_SCHEMA); `ingest_ts` is the run's time."""
     lines_seen = Observation()
-    is_valid = F.col(VALID)
     # The observation is also a fence: without it the optimizer pushes the filters
-    # below into the checks' projections, copying every parsed column's expression
-    # into the condition (minutes of planning, and the parse evaluated twice).
+    # of `settle` into the checks' projections, copying every parsed column's
+    # expression into the condition (minutes of planning, and the parse evaluated twice).
     lines = check_lines(raw_lines, ingest_ts=ingest_ts)
     checked = lines.select(
         *(F.col(name) for name in lines.columns if name != LINE),
         (F.size(VIOLATIONS) == 0).alias(VALID),
-        # Only the quarantine needs the raw line: the cache holds it for those rows.
+        # Only the quarantine needs the raw line: kept for those rows alone.
         F.when(F.size(VIOLATIONS) > 0, F.col(LINE)).alias(LINE),
         F.monotonically_increasing_id().alias(_ROW_ID),
-    ).observe(lines_seen, F.count(F.lit(1)).alias("rows_in"), F.count_if(~is_valid).alias("quarantined"))
+    ).observe(lines_seen, F.count(F.lit(1)).alias("rows_in"), F.count_if(~F.col(VALID)).alias("quarantined"))
+    return settle(checked, lines_seen)
+
+
+def settle(checked: DataFrame, lines_seen: Observation) -> BronzeResult:
+    """The outputs of checked rows: the ones `bronze` computes, or the same rows
+    once the job has stored them (`BronzeResult.staged`)."""
+    is_valid = F.col(VALID)
     bronze_columns = [F.col(field.name) for field in BRONZE_SCHEMA.fields]
     valid = checked.filter(is_valid).select(*bronze_columns, _TIE_BREAK, _ROW_ID)
     winners = duplicate_winners(valid)

@@ -1,8 +1,10 @@
-"""Fetching Delta's jars at set-up time: pinned, idempotent, never at run time."""
+"""The session's jars at set-up time: Delta's fetched (pinned, idempotent), ottlake's compiled; never at run time."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -95,3 +97,34 @@ def test_cli_fetch_when_complete_does_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(jars.shutil, "which", lambda _: None)  # Maven must not be needed
     assert jars.main(["fetch", "--cache", str(tmp_path)]) == 0
     assert "1 jars already present" in capsys.readouterr().out
+
+
+def test_own_jar_is_built_from_the_sources_and_refused_once_they_change(tmp_path) -> None:
+    """ottlake's jar: compiled by the real javac against pyspark's jars; a second
+    build is a no-op; a changed source makes the jar stale until rebuilt."""
+    sources = tmp_path / "java"
+    shutil.copytree(jars.JAVA_SOURCES, sources)
+    cache = tmp_path / "cache"
+    with pytest.raises(JobError, match="spark_jobs.jars build"):
+        jars.own_jar(cache, sources)
+
+    jar = jars.build(cache, sources)
+    assert jars.own_jar(cache, sources) == jar
+    with zipfile.ZipFile(jar) as archive:
+        assert "io/ottlake/fold/PlaySessionFold.class" in archive.namelist()
+    built_at = jar.stat().st_mtime_ns
+    assert jars.build(cache, sources) == jar and jar.stat().st_mtime_ns == built_at
+
+    source = next(sources.rglob("PlaySessionFold.java"))
+    source.write_text(source.read_text() + "\n// changed\n")
+    with pytest.raises(JobError, match="older than"):
+        jars.own_jar(cache, sources)
+
+
+def test_a_source_that_does_not_compile_is_a_clear_error(tmp_path) -> None:
+    sources = tmp_path / "java" / "io" / "ottlake"
+    sources.mkdir(parents=True)
+    (sources / "Broken.java").write_text("package io.ottlake; class Broken { int x = ; }\n")
+    with pytest.raises(JobError, match="javac could not compile"):
+        jars.build(tmp_path / "cache", tmp_path / "java")
+    assert not (tmp_path / "cache" / jars.OWN_FOLDER).exists()

@@ -48,7 +48,8 @@ def test_local_session_settings(spark):
     assert conf.get("spark.jars.packages", None) is None
     used = {Path(path.removeprefix("file:")).name for path in conf.get("spark.jars").split(",")}
     assert f"{jars.DELTA.artifact}-{jars.DELTA.version}.jar" in used
-    assert used == {path.name for path in jars.jar_paths()}
+    assert jars.OWN_JAR in used
+    assert used == {path.name for path in jars.session_jars()}
 
 
 def test_delta_round_trip_and_merge(spark, tmp_path):
