@@ -22,7 +22,8 @@ misread is parsed again, exactly (`parse`):
   (STRING, BIGINT, DECIMAL(p,s), DOUBLE, BOOLEAN, OBJECT<...>, ARRAY<...>, VOID for
   null).
 
-and its top-level keys are listed (`json_object_keys`) to find unknown fields.
+and, for a suspect line, its top-level keys are listed (`json_object_keys`) to
+find unknown fields.
 
 Which lines need the exact views (SUSPECT). Only the exact views cost: measured on
 1M events of ~700 bytes (local[2]), the typed parse alone ~5 s, with the variants
@@ -44,12 +45,12 @@ only costs that line the exact views. A line is suspect when:
 - a string field's or custom value's text begins with `{` or `[` (how the typed
   parse renders an object or array), or custom holds a null value or a repeated key.
 
-Counting quotes costs a literal replace of the line, finding a backslash a scan
-(`contains`: a tight byte loop; a second replace cost as much as the first); the
-key count, one `json_object_keys` pass. All three are computed in the projection
-that parses the line, which Spark compiles whole-stage: in the projection of the
-checks (not compiled whole-stage: too many fields), the same two replaces took a
-fifth of the checks' time.
+The quote count, the backslash and the top-level key count come from one pass
+over the line's bytes, `LineShape` in ottlake's jar (spark_jobs/java/), exact on
+the lines it is trusted on: a JSON object without a backslash (see its comment).
+Before it, a literal `replace` counted the quotes (Spark's UTF8String.replace
+compares at every byte: 12% of the checks' samples in a JFR profile) and
+`json_object_keys` parsed every line a second time for the key count (8%).
 """
 
 from __future__ import annotations
@@ -73,15 +74,22 @@ PARSED = "_parsed"  # struct<__event__: the typed event, __end_of_line__: sentin
 VARIANTS = "_variants"  # struct of one VARIANT per contract field
 KEYS = "_keys"  # array<string>: the line's top-level keys (suspect lines only)
 SUSPECT = "_suspect"  # the typed parse may have misread the line: the exact views are built
-_KEY_COUNT = "_key_count"  # how many top-level keys the line has
-_QUOTES = "_quotes"  # how many double quotes the line has
-_ESCAPED = "_escaped"  # the line has a backslash
+_SHAPE = "_shape"  # the line's quotes, backslash and top-level key count (LineShape)
 CUSTOM = "_custom"  # custom after `fold_unknown_fields`
 COLLISIONS = "_collisions"  # unknown keys already in custom
 _UNKNOWN = "_unknown"
 OWN = "_own_custom"  # the line's custom, one entry per key
 OWN_VARIANTS = "_own_custom_variants"  # the line's custom, as VARIANTs, one entry per key
 VARIANTS_LOST = "_variants_lost"  # some field's VARIANT could not be built
+
+# The line's shape, in one pass over its bytes: spark_jobs/java/io/ottlake/spark/LineShape.java.
+SHAPE_FUNCTION = "ottlake_line_shape"
+SHAPE_CLASS = "io.ottlake.spark.LineShape"
+SHAPE_TYPE = T.StructType([
+    T.StructField("quotes", T.IntegerType()),  # double quotes in the line
+    T.StructField("escaped", T.BooleanType()),  # it has a backslash (the counts are then partial)
+    T.StructField("keys", T.IntegerType()),  # keys of its top-level object, duplicates counted
+])
 
 _EVENT = "__event__"
 _SENTINEL = "__end_of_line__"
@@ -124,15 +132,13 @@ def parse(lines: DataFrame, *, line: str, all_exact: bool = False) -> DataFrame:
     typed = T.StructType([T.StructField(_EVENT, spark_event_schema()), T.StructField(_SENTINEL, T.IntegerType())])
     # Three projections, so that each view is computed once and only where asked for
     # (the exact ones under `when`, evaluated for the suspect rows only).
+    lines.sparkSession.udf.registerJavaFunction(SHAPE_FUNCTION, SHAPE_CLASS, SHAPE_TYPE)
     parsed = lines.select(
         "*",
         F.from_json(wrapped, typed, STRICT_JSON).alias(PARSED),
-        F.size(F.json_object_keys(text)).alias(_KEY_COUNT),
-        _count(text, '"').alias(_QUOTES),
-        text.contains("\\").alias(_ESCAPED),
+        F.call_function(SHAPE_FUNCTION, text.cast(T.BinaryType())).alias(_SHAPE),
     )
-    judged = parsed.select("*", (F.lit(True) if all_exact else _suspect()).alias(SUSPECT)).drop(
-        _KEY_COUNT, _QUOTES, _ESCAPED)
+    judged = parsed.select("*", (F.lit(True) if all_exact else _suspect()).alias(SUSPECT)).drop(_SHAPE)
     suspect = F.col(SUSPECT)
     return judged.select(
         "*",
@@ -142,13 +148,6 @@ def parse(lines: DataFrame, *, line: str, all_exact: bool = False) -> DataFrame:
 
 
 _STRING_FIELDS = [name for name in EVENT_FIELDS if _PROPERTIES[name]["type"] == "string"]
-
-
-def _count(text: Column, char: str) -> Column:
-    """How many times `char` (one ASCII character) is in `text`: lengths in bytes
-    are free, one literal replace is one pass (measured: a third of `translate`'s
-    cost, and `length` in characters is another pass)."""
-    return F.octet_length(text) - F.octet_length(F.replace(text, F.lit(char), F.lit("")))
 
 
 def _non_null_count(columns: list[Column]) -> Column:
@@ -169,7 +168,9 @@ def _suspect() -> Column:
     strings = [typed_value(name) for name in _STRING_FIELDS]
     string_values = _non_null_count(strings)
     custom_size = F.coalesce(F.size(custom), F.lit(0))
-    expected_quotes = 2 * (F.col(_KEY_COUNT) + string_values + 2 * custom_size)
+    shape = F.col(_SHAPE)
+    keys = shape["keys"]
+    expected_quotes = 2 * (keys + string_values + 2 * custom_size)
     nested = F.lit(False)
     for value in strings:
         nested = nested | F.coalesce(_looks_nested(value), F.lit(False))
@@ -180,8 +181,8 @@ def _suspect() -> Column:
     )
     # A backslash (an escaped quote, or any escape) makes the line suspect rather
     # than the quote count exact: rare, and the exact views decide.
-    quotes_off = F.col(_ESCAPED) | (F.col(_QUOTES) != expected_quotes)
-    misread = (F.col(_KEY_COUNT) != non_null) | quotes_off | nested | odd_custom
+    quotes_off = shape["escaped"] | (shape["quotes"] != expected_quotes)
+    misread = (keys != non_null) | quotes_off | nested | odd_custom
     return is_malformed() | is_not_an_object() | F.coalesce(misread, F.lit(True))
 
 

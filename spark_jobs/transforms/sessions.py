@@ -2,7 +2,7 @@
 
 One shuffle: the events are grouped by `play_session_id` and collected as an array
 of small structs, sorted by (`event_ts`, `seq`, `event_id`), then walked once by a
-compiled Java function (`spark_jobs/java/io/ottlake/fold/PlaySessionFold.java`,
+compiled Java function (`spark_jobs/java/io/ottlake/spark/PlaySessionFold.java`,
 built into ottlake's jar at set-up) that returns the accumulator: state, `in_ad`,
 the first-frame and from-paused flags, the bitrate in force, the previous timestamp
 and every running sum. No Python runs per event. The dimensions do not travel in
@@ -68,7 +68,7 @@ EVENT_FIELDS = (_TS, _SEQ, _ID, _TYPE, _CLOSES, _FATAL, _CODE, _BITRATE, _PLAYHE
 # Intermediate columns: the sorted events, the fold's result, each dimension's first.
 EVENTS, ACC = "events", "acc"
 FOLD_FUNCTION = "ottlake_play_session_fold"
-FOLD_CLASS = "io.ottlake.fold.PlaySessionFold"
+FOLD_CLASS = "io.ottlake.spark.PlaySessionFold"
 
 
 def first_of(dimension: str) -> str:

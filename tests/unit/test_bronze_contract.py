@@ -411,3 +411,77 @@ SUSPECT_LINES = {
 def test_lines_the_typed_parse_may_misread_are_suspect(spark) -> None:
     found = suspects(spark, list(SUSPECT_LINES.values()))
     assert [name for name, suspect in zip(SUSPECT_LINES, found, strict=True) if not suspect] == []
+
+
+# --- The line's shape: quotes, backslash and top-level keys in one pass (LineShape) ------
+
+
+def shapes(spark, lines: list[str]) -> list[tuple[int, bool, int]]:
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from spark_jobs.transforms import contract_checks as checks
+
+    spark.udf.registerJavaFunction(checks.SHAPE_FUNCTION, checks.SHAPE_CLASS, checks.SHAPE_TYPE)
+    raw = spark.createDataFrame(list(enumerate(lines)), "n int, line string")
+    shape = F.call_function(checks.SHAPE_FUNCTION, F.col("line").cast(T.BinaryType())).alias("s")
+    rows = {row.n: row.s for row in raw.select("n", shape).collect()}
+    return [(rows[n].quotes, rows[n].escaped, rows[n].keys) for n in range(len(lines))]
+
+
+def reference_shape(text: str) -> tuple[int, bool, int]:
+    """What LineShape must say of a JSON object without a backslash."""
+    pairs: list[list[tuple[str, Any]]] = []
+
+    def hook(items: list[tuple[str, Any]]) -> dict:
+        pairs.append(items)
+        return {}
+
+    json.loads(text, object_pairs_hook=hook)  # the top-level object is the last one closed
+    return text.count('"'), False, len(pairs[-1])
+
+
+SHAPE_LINES = [
+    '{"a":1,"b":"x:y","c":{"d":"e","f":":"},"g":[1,{"h":2},"]"]}',
+    '{ "a" : 1 ,\t"b":"{[" , "c" : null }',
+    '{"a":1,"a":2}',
+    '{"naïve":"é ü 漢字","b":":"}',
+    "{}",
+    '{"a":{}, "b":[], "c":[[{}]]}',
+]
+
+
+def test_line_shape_counts_quotes_and_top_level_keys(spark) -> None:
+    assert shapes(spark, SHAPE_LINES) == [reference_shape(text) for text in SHAPE_LINES]
+
+
+def test_line_shape_flags_any_backslash(spark) -> None:
+    lines = ['{"a":"x\\"y"}', '{"a":"\\u00e9"}', '{"a":"\\\\"}', '["\\n"]']
+    assert [escaped for _, escaped, _ in shapes(spark, lines)] == [True] * len(lines)
+
+
+_JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.text(alphabet=st.characters(
+    blacklist_characters='"\\', blacklist_categories=("Cs", "Cc")))
+_JSON_VALUES = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5).filter(
+        lambda key: '"' not in key and "\\" not in key and key.isprintable()), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(
+    st.lists(st.tuples(st.text(alphabet="abc:{}[] ", max_size=4), _JSON_VALUES), max_size=6),
+    st.sampled_from([(",", ":"), (", ", ": "), (" ,", " : ")]),
+), min_size=30, max_size=30))
+def test_line_shape_agrees_with_a_json_parser_on_random_objects(spark, objects) -> None:
+    """Random objects (nested, duplicate keys, keys and strings full of structure
+    characters, any spacing), without a backslash: LineShape and json agree."""
+    lines = []
+    for pairs, (comma, colon) in objects:
+        members = comma.join(json.dumps(key) + colon + json.dumps(value, ensure_ascii=False, separators=(comma, colon))
+                             for key, value in pairs)
+        lines.append("{" + members + "}")
+    lines = [text for text in lines if "\\" not in text]
+    assert shapes(spark, lines) == [reference_shape(text) for text in lines]

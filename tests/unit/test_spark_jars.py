@@ -111,7 +111,7 @@ def test_own_jar_is_built_from_the_sources_and_refused_once_they_change(tmp_path
     jar = jars.build(cache, sources)
     assert jars.own_jar(cache, sources) == jar
     with zipfile.ZipFile(jar) as archive:
-        assert "io/ottlake/fold/PlaySessionFold.class" in archive.namelist()
+        assert "io/ottlake/spark/PlaySessionFold.class" in archive.namelist()
     built_at = jar.stat().st_mtime_ns
     assert jars.build(cache, sources) == jar and jar.stat().st_mtime_ns == built_at
 

@@ -1,4 +1,4 @@
-package io.ottlake.fold;
+package io.ottlake.spark;
 
 import java.util.Objects;
 
