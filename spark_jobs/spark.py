@@ -4,8 +4,10 @@ The two modes differ only here. Local: `local[2]` with 8 GiB for the driver and 
 shuffle partitions (DESIGN.md measured 4g as enough on this kind of 2-core machine
 at a few million events; bronze's cache at 10M needs more, see LOCAL_CONF), no UI, and Delta's jars from the set-up
 cache as `spark.jars` (never `spark.jars.packages`: nothing is downloaded at run
-time). EMR: the cluster provides master, memory, parallelism, the UI and Delta's jars
-(`delta-defaults`: `delta.enabled=true`), so none of them is set here.
+time), nor ottlake's own jar (`spark_jobs/java/`, compiled at set-up). EMR: the
+cluster provides master, memory, parallelism, the UI and Delta's jars
+(`delta-defaults`: `delta.enabled=true`), so none of them is set here; ottlake's
+jar travels with the step (`spark-submit --jars`), as the code does.
 
 Both modes set what the jobs' results depend on: UTC as the session time zone
 (session_date and the hourly grain are UTC, qoe-metrics.md section 2) and Delta's
@@ -26,6 +28,7 @@ from spark_jobs import jars
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+    from pyspark.sql.types import DataType
 
 Mode = Literal["local", "emr"]
 
@@ -79,6 +82,22 @@ def session_conf(mode: Mode = "local", *, jars_cache: Path = jars.DEFAULT_CACHE)
         raise ValueError(f"unknown mode {mode!r}: local or emr")
     local_jars = jars.session_jars(jars_cache)
     return {**COMMON_CONF, **LOCAL_CONF, "spark.jars": ",".join(str(path) for path in local_jars)}
+
+
+def register_java_function(spark: SparkSession, name: str, class_name: str, return_type: DataType) -> None:
+    """Make the Java function `class_name` (in ottlake's jar) callable as `name`;
+    JobError when the session does not have the jar."""
+    from pyspark.errors import AnalysisException
+
+    from ottlake.errors import JobError
+
+    try:
+        spark.udf.registerJavaFunction(name, class_name, return_type)
+    except AnalysisException as exc:
+        raise JobError(
+            f"{class_name} is not on the session's class path: ottlake's jar is missing (local: run "
+            f"`{jars.BUILD_COMMAND}`; EMR: pass it to spark-submit with --jars): {str(exc).splitlines()[0]}"
+        ) from None
 
 
 def build_session(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from itertools import groupby
+
 import click
+from rich import box
 from rich.table import Table
 
 from ottlake.cli.common import console, settings_from
@@ -29,21 +32,30 @@ def quality_cmd(ctx: click.Context, lake_root: str | None) -> None:
         return
     first = rows[0]
     table = Table(title=f"quality gates: run {first['run_id']} ({first['checked_at']:%Y-%m-%d %H:%M:%S} UTC)",
-                  title_justify="left")
-    for name, justify in (("stage", "left"), ("suite", "left"), ("expectation", "left"), ("level", "left"),
-                          ("result", "left"), ("observed", "right"), ("unexpected", "right"),
-                          ("rows", "right"), ("gate s", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for row in rows:
-        table.add_row(
-            row["stage"], row["suite"], row["expectation"],
-            "critical" if row["critical"] else "warning",
-            "[green]pass[/]" if row["success"] else ("[red]FAIL[/]" if row["critical"] else "[yellow]warn[/]"),
-            row["observed_value"] or "",
-            "" if row["unexpected_count"] is None else f"{row['unexpected_count']:,}",
-            "" if row["rows"] is None else f"{row['rows']:,}",
-            f"{row['gate_seconds']:.2f}",
-        )
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    # Readable in an 80-column terminal: the long texts fold, the short ones never
+    # wrap, and what belongs to a whole gate (rows checked, seconds) is said once,
+    # under its expectations.
+    table.add_column("gate", overflow="fold", max_width=14)
+    table.add_column("expectation", overflow="fold", ratio=1)
+    table.add_column("level", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("observed", justify="right", overflow="fold")
+    table.add_column("unexpected", justify="right", no_wrap=True)
+    for (stage, suite), expectations in groupby(rows, key=lambda row: (row["stage"], row["suite"])):
+        expectations = list(expectations)
+        gate = stage if suite == stage else f"{stage}/{suite}"
+        for index, row in enumerate(expectations):
+            table.add_row(
+                gate if index == 0 else "", row["expectation"],
+                "critical" if row["critical"] else "warning",
+                "[green]pass[/]" if row["success"] else ("[red]FAIL[/]" if row["critical"] else "[yellow]warn[/]"),
+                row["observed_value"] or "",
+                "" if row["unexpected_count"] is None else f"{row['unexpected_count']:,}",
+            )
+        last = expectations[-1]
+        checked = "" if last["rows"] is None else f"{last['rows']:,} rows, "
+        table.add_row("", f"[dim]{checked}{last['gate_seconds']:.2f} s[/]", end_section=True)
     console.print(table)
     failed = sum(not row["success"] for row in rows)
     console.print(f"{len(rows)} expectations, {failed} failed; Data Docs: {docs.index(lake)}", markup=False)

@@ -65,6 +65,7 @@ from pyspark.sql import types as T
 
 from schemas.contract import EVENT_FIELDS, LIMITS, E, event_schema
 from schemas.tables import spark_event_schema
+from spark_jobs.spark import register_java_function
 
 # The Python validator's keyword -> reason table: one mapping for both engines.
 from schemas.validate import _KEYWORD_REASONS, Reason
@@ -132,7 +133,7 @@ def parse(lines: DataFrame, *, line: str, all_exact: bool = False) -> DataFrame:
     typed = T.StructType([T.StructField(_EVENT, spark_event_schema()), T.StructField(_SENTINEL, T.IntegerType())])
     # Three projections, so that each view is computed once and only where asked for
     # (the exact ones under `when`, evaluated for the suspect rows only).
-    lines.sparkSession.udf.registerJavaFunction(SHAPE_FUNCTION, SHAPE_CLASS, SHAPE_TYPE)
+    register_java_function(lines.sparkSession, SHAPE_FUNCTION, SHAPE_CLASS, SHAPE_TYPE)
     parsed = lines.select(
         "*",
         F.from_json(wrapped, typed, STRICT_JSON).alias(PARSED),

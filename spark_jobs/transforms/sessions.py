@@ -37,6 +37,7 @@ from spark_jobs.columns import (
     StartOutcome,
     conform,
 )
+from spark_jobs.spark import register_java_function
 from spark_jobs.transforms.common import ratio, utc_date
 
 VOD = "vod"  # percent_complete is for vod only (section 2)
@@ -147,7 +148,7 @@ def play_sessions(
     30 minutes for both ("the viewer went away").
     """
     gap_ms = gap // timedelta(milliseconds=1)
-    events.sparkSession.udf.registerJavaFunction(FOLD_FUNCTION, FOLD_CLASS, ACC_TYPE)
+    register_java_function(events.sparkSession, FOLD_FUNCTION, FOLD_CLASS, ACC_TYPE)
     sessions = (
         events.select(*FOLD_INPUT_COLUMNS)
         .groupBy(E.play_session_id)

@@ -420,9 +420,10 @@ def shapes(spark, lines: list[str]) -> list[tuple[int, bool, int]]:
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
+    from spark_jobs.spark import register_java_function
     from spark_jobs.transforms import contract_checks as checks
 
-    spark.udf.registerJavaFunction(checks.SHAPE_FUNCTION, checks.SHAPE_CLASS, checks.SHAPE_TYPE)
+    register_java_function(spark, checks.SHAPE_FUNCTION, checks.SHAPE_CLASS, checks.SHAPE_TYPE)
     raw = spark.createDataFrame(list(enumerate(lines)), "n int, line string")
     shape = F.call_function(checks.SHAPE_FUNCTION, F.col("line").cast(T.BinaryType())).alias("s")
     rows = {row.n: row.s for row in raw.select("n", shape).collect()}

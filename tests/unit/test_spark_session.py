@@ -80,3 +80,13 @@ def test_importing_the_jobs_starts_no_session():
         "assert SparkContext._gateway is None, 'a JVM was launched'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=jars.REPO_ROOT, timeout=120)
+
+
+def test_a_java_function_missing_from_the_session_is_a_clear_error(spark):
+    from pyspark.sql import types as T
+
+    from ottlake.errors import JobError
+    from spark_jobs.spark import register_java_function
+
+    with pytest.raises(JobError, match=r"ottlake's jar is missing .*spark_jobs.jars build.*--jars"):
+        register_java_function(spark, "ottlake_nothing", "io.ottlake.spark.NoSuchFunction", T.IntegerType())
