@@ -15,8 +15,11 @@ import scala.collection.Seq;
  *
  * <p>{@code events} is the session's array of event structs sorted by (ts, seq, id),
  * fields by position as sessions.EVENT_FIELDS lists them: ts, seq, id, type, closes,
- * fatal, code, bitrate, playhead, time. The result is the accumulator after the last
- * event, fields by position as sessions._ACC lists them.
+ * fatal, code, bitrate, playhead, time, then the session's dimensions (any number, any
+ * type). The result is the accumulator after the last event, fields by position as
+ * sessions._ACC lists them, then each dimension's first non-null value among the
+ * events up to the closing one (section 1: events after closed change nothing).
+ * Null for an empty array (a session always has an event).
  *
  * <p>Event types are the contract's names (schemas/player_event.schema.json); the
  * Python side computes {@code closes} and {@code fatal} (ended, view_end or a fatal
@@ -27,7 +30,7 @@ public final class PlaySessionFold implements UDF2<Seq<Row>, Long, Row> {
 
   // Event fields, by position.
   private static final int TS = 0, SEQ = 1, ID = 2, TYPE = 3, CLOSES = 4, FATAL = 5, CODE = 6,
-      BITRATE = 7, PLAYHEAD = 8, TIME = 9;
+      BITRATE = 7, PLAYHEAD = 8, TIME = 9, DIMENSIONS = 10;
 
   // States of section 1 (the int the accumulator's `state` field holds).
   static final int IDLE = 0, STARTING = 1, PLAYING = 2, PAUSED = 3, SEEKING = 4,
@@ -35,12 +38,13 @@ public final class PlaySessionFold implements UDF2<Seq<Row>, Long, Row> {
 
   @Override
   public Row call(Seq<Row> events, Long gapMs) {
-    Acc acc = new Acc();
-    if (events != null) {
-      scala.collection.Iterator<Row> each = events.iterator();
-      while (each.hasNext()) {
-        acc.step(each.next(), gapMs);
-      }
+    if (events == null || events.isEmpty()) {
+      return null;
+    }
+    Acc acc = new Acc(events.head().length() - DIMENSIONS);
+    scala.collection.Iterator<Row> each = events.iterator();
+    while (each.hasNext()) {
+      acc.step(each.next(), gapMs);
     }
     return acc.toRow();
   }
@@ -59,6 +63,11 @@ public final class PlaySessionFold implements UDF2<Seq<Row>, Long, Row> {
     Long maxPlayhead;
     Object endTime;
     Row closedAt;
+    final Object[] dimensions;
+
+    Acc(int dimensionCount) {
+      dimensions = new Object[dimensionCount];
+    }
 
     void step(Row event, long gapMs) {
       String id = event.isNullAt(ID) ? null : event.getString(ID);
@@ -135,6 +144,11 @@ public final class PlaySessionFold implements UDF2<Seq<Row>, Long, Row> {
       // closed "count only in event_count": end_time is the last event that counts.
       endTime = event.get(TIME);
       if (closes) closedAt = RowFactory.create(ts, event.isNullAt(SEQ) ? null : event.getLong(SEQ), id);
+      for (int i = 0; i < dimensions.length; i++) {
+        if (dimensions[i] == null && !event.isNullAt(DIMENSIONS + i)) {
+          dimensions[i] = event.get(DIMENSIONS + i);
+        }
+      }
       eventCount++;
       prevTs = ts;
       prevId = id;
@@ -157,10 +171,13 @@ public final class PlaySessionFold implements UDF2<Seq<Row>, Long, Row> {
     }
 
     Row toRow() {
-      return RowFactory.create(state, inAd, fromPaused, firstFrame, requested, requestedBeforeFrame,
+      Object[] fields = {state, inAd, fromPaused, firstFrame, requested, requestedBeforeFrame,
           bitrate, prevTs, prevId, startupMs, playMs, adMs, rebufferMs, seekMs, pauseMs, kbpsMs,
           bitratePlayMs, rebufferCount, seekCount, errorCount, upshiftCount, downshiftCount, eventCount,
-          fatal, fatalCode, playbackFailure, completed, maxPlayhead, endTime, closedAt);
+          fatal, fatalCode, playbackFailure, completed, maxPlayhead, endTime, closedAt};
+      Object[] row = java.util.Arrays.copyOf(fields, fields.length + dimensions.length);
+      System.arraycopy(dimensions, 0, row, fields.length, dimensions.length);
+      return RowFactory.create(row);
     }
   }
 }
