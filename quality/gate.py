@@ -1,8 +1,9 @@
 """The gate a stage passes before it publishes: validate, record, then go on or stop.
 
-A job computes its frame, persists it, calls `check(...)` on it, and only then
+A job computes its frame, persists it (or stores it: bronze's events are read back
+from its staged Parquet), calls `check(...)` on it, and only then
 MERGEs it into its table. `check` runs the stage's suite with great-expectations on
-that already-persisted frame (GX bundles the row-wise rules of one frame into a few
+that already-computed frame (GX bundles the row-wise rules of one frame into a few
 aggregate passes), keeps the results in the run, and raises `QualityGateError` when
 a critical expectation failed: the stage is not published, and the error stops
 every stage after it.
@@ -143,7 +144,7 @@ class GateOutcome:
 
 
 def check(lake: Lake, *, suite: str, frame: DataFrame, run: GateRun) -> GateOutcome:
-    """Validate `frame` (persisted by the caller) against the suite named `suite`,
+    """Validate `frame` (persisted or stored by the caller) against the suite named `suite`,
     keep the results in `run`, and raise QualityGateError on a critical failure."""
     return check_all(lake, {suite: frame}, run=run)[0]
 
@@ -245,7 +246,7 @@ def _new_context(lake: Lake) -> Any:
         progress_bars=ProgressBarsConfig(globally=False),
     )
     context = gx.get_context(mode="ephemeral", project_config=config)
-    # persist=False: the jobs persist the frames they gate, once.
+    # persist=False: the jobs persist (or store) the frames they gate, once.
     context.data_sources.add_spark(name=_DATASOURCE, persist=False)
     return context
 

@@ -2,7 +2,7 @@
 
 The two modes differ only here. Local: `local[2]` with 8 GiB for the driver and 8
 shuffle partitions (DESIGN.md measured 4g as enough on this kind of 2-core machine
-at a few million events; bronze's cache at 10M needs more, see LOCAL_CONF), no UI, and Delta's jars from the set-up
+at a few million events; why 8 here: LOCAL_CONF), no UI, and Delta's jars from the set-up
 cache as `spark.jars` (never `spark.jars.packages`: nothing is downloaded at run
 time), nor ottlake's own jar (`spark_jobs/java/`, compiled at set-up). EMR: the
 cluster provides master, memory, parallelism, the UI and Delta's jars
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from spark_jobs import jars
 
@@ -45,9 +45,10 @@ COMMON_CONF: dict[str, str] = {
 }
 LOCAL_CONF: dict[str, str] = {
     "spark.master": "local[2]",
-    # 8 GiB of this machine's 24: at 10M events bronze caches its checked rows,
-    # more than 4 GiB holds; with 4 GiB the cache spilled to disk, and bronze's
-    # pass that parses, checks and caches took 219 s instead of 198 s.
+    # 8 GiB of this machine's 24, set when bronze cached its checked rows: at 10M
+    # events 4 GiB spilled (that pass took 219 s instead of 198 s). Bronze now
+    # stores them as Parquet, and the 10M batch peaked at 5.4 GiB RSS (BENCHMARKS.md,
+    # run G); 4 GiB has not been measured again since.
     "spark.driver.memory": "8g",
     "spark.sql.shuffle.partitions": "8",
     "spark.ui.enabled": "false",
@@ -82,6 +83,13 @@ def session_conf(mode: Mode = "local", *, jars_cache: Path = jars.DEFAULT_CACHE)
         raise ValueError(f"unknown mode {mode!r}: local or emr")
     local_jars = jars.session_jars(jars_cache)
     return {**COMMON_CONF, **LOCAL_CONF, "spark.jars": ",".join(str(path) for path in local_jars)}
+
+
+def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    """(Hadoop FileSystem, Path) for `path`, through the session's Hadoop
+    configuration: the same calls for a local folder and S3."""
+    target = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path)
+    return target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), target
 
 
 def register_java_function(spark: SparkSession, name: str, class_name: str, return_type: DataType) -> None:

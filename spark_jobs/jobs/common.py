@@ -130,6 +130,7 @@ def scratch_folder(spark: SparkSession, path: str) -> Iterator[str]:
 
 
 def _remove(spark: SparkSession, path: str) -> None:
-    jvm = spark.sparkContext._jvm
-    target = jvm.org.apache.hadoop.fs.Path(path)
-    target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(target, True)
+    from spark_jobs.spark import hadoop_path
+
+    filesystem, target = hadoop_path(spark, path)
+    filesystem.delete(target, True)
