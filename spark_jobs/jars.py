@@ -116,10 +116,7 @@ def own_jar(cache: Path = DEFAULT_CACHE, sources: Path = JAVA_SOURCES) -> Path:
     """ottlake's jar, built from the current sources; JobError naming the build
     command when it is missing or older than them."""
     folder = cache / OWN_FOLDER
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        manifest = {}
+    manifest = _read_manifest(folder)
     jar = folder / OWN_JAR
     if manifest.get("sources") != _sources_digest(sources) or not jar.is_file():
         raise JobError(f"{jar} is missing or older than {sources}: run `{BUILD_COMMAND}` (part of the install step)")
@@ -165,8 +162,7 @@ def build(cache: Path = DEFAULT_CACHE, sources: Path = JAVA_SOURCES, *, run: Run
             jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nCreated-By: ottlake\n")
             for path in sorted(classes.rglob("*.class")):
                 jar.write(path, str(path.relative_to(classes)))
-        (out / MANIFEST).write_text(json.dumps({"sources": _sources_digest(sources)}, indent=2) + "\n",
-                                    encoding="utf-8")
+        _write_manifest(out, {"sources": _sources_digest(sources)})
         if folder.exists():
             shutil.rmtree(folder)
         out.rename(folder)
@@ -259,20 +255,30 @@ def fetch(
         if folder.exists():
             shutil.rmtree(folder)  # incomplete leftovers: no manifest, or a jar missing
         out.rename(folder)
-    manifest = {
+    _write_manifest(folder, {
         "coordinates": str(coords),
         "jars": {jar.name: _sha256(folder / jar.name) for jar in jars},
-    }
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    })
     return [folder / jar.name for jar in jars]
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    """The folder's manifest; empty when there is none or it is unreadable."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Written last: a folder with a manifest is complete."""
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
 def _complete(folder: Path, coords: Coordinates) -> list[Path] | None:
     """The jars of a finished fetch of `coords`, or None."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    manifest = _read_manifest(folder)
     if manifest.get("coordinates") != str(coords):
         return None
     paths = [folder / name for name in manifest.get("jars", {})]
