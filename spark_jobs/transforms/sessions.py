@@ -16,7 +16,7 @@ docstring). The same walk as an `aggregate()` lambda ran interpreted, about 5
 microseconds an event, most of the sessions stage at 10M events.
 
 This module owns the layout both sides share: the event struct's fields by
-position (EVENT_FIELDS) and the accumulator's (_ACC); the Java reads and builds
+position (FOLD_EVENT_FIELDS) and the accumulator's (_ACC); the Java reads and builds
 them by position, and the unit tests of section 1 run through it.
 """
 
@@ -67,7 +67,7 @@ _TYPE, _CLOSES, _FATAL, _CODE = "type", "closes", "fatal", "code"
 _BITRATE, _PLAYHEAD, _TIME = "bitrate", "playhead", "time"
 # Then the session's dimensions (SESSION_DIMENSIONS), whose first non-null value
 # the fold keeps.
-EVENT_FIELDS = (_TS, _SEQ, _ID, _TYPE, _CLOSES, _FATAL, _CODE, _BITRATE, _PLAYHEAD, _TIME, *SESSION_DIMENSIONS)
+FOLD_EVENT_FIELDS = (_TS, _SEQ, _ID, _TYPE, _CLOSES, _FATAL, _CODE, _BITRATE, _PLAYHEAD, _TIME, *SESSION_DIMENSIONS)
 # Intermediate columns: the sorted events, the fold's result.
 EVENTS, ACC = "events", "acc"
 FOLD_FUNCTION = "ottlake_play_session_fold"
@@ -171,7 +171,7 @@ def _fold(events: Column, gap_ms: int) -> Column:
 
 
 def _event_struct() -> Column:
-    """One event as the fold sees it (EVENT_FIELDS); the closing rule is stated here
+    """One event as the fold sees it (FOLD_EVENT_FIELDS); the closing rule is stated here
     once, in generated code: ended, view_end or a fatal error."""
     event_type = F.col(E.event_type)
     fatal = (event_type == EventType.error) & F.coalesce(F.col(E.error_fatal), F.lit(False))
@@ -189,7 +189,7 @@ def _event_struct() -> Column:
         _TIME: F.col(EVENT_TIME),
         **{name: F.col(name) for name in SESSION_DIMENSIONS},
     }
-    return F.struct(*(fields[name].alias(name) for name in EVENT_FIELDS))
+    return F.struct(*(fields[name].alias(name) for name in FOLD_EVENT_FIELDS))
 
 
 def outputs(watermark_ms: int, gap_ms: int) -> list[Column]:

@@ -14,7 +14,7 @@ import scala.collection.Seq;
  * spark_jobs/transforms/sessions.py, which owns the column layout of both sides.
  *
  * <p>{@code events} is the session's array of event structs sorted by (ts, seq, id),
- * fields by position as sessions.EVENT_FIELDS lists them: ts, seq, id, type, closes,
+ * fields by position as sessions.FOLD_EVENT_FIELDS lists them: ts, seq, id, type, closes,
  * fatal, code, bitrate, playhead, time, then the session's dimensions (any number, any
  * type). The result is the accumulator after the last event, fields by position as
  * sessions._ACC lists them, then each dimension's first non-null value among the
