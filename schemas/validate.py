@@ -73,7 +73,16 @@ _KEYWORD_REASONS = {
     "pattern": Reason.invalid_format,
     "minimum": Reason.out_of_range,
     "maximum": Reason.out_of_range,
+    # custom's propertyNames holds only a maxLength: a key too long.
+    "propertyNames": Reason.string_too_long,
 }
+# Reasons that depend on the field as well as the keyword.
+_FIELD_REASONS = {
+    ("schema_version", "const"): Reason.unsupported_schema_version,
+    ("event_type", "enum"): Reason.unknown_event_type,
+}
+# Any other keyword's reason.
+_DEFAULT_REASON = Reason.invalid_value
 
 
 def _violations_of(error: Any, event: dict[str, Any]) -> list[Violation]:
@@ -85,13 +94,12 @@ def _violations_of(error: Any, event: dict[str, Any]) -> list[Violation]:
     if keyword == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         return [Violation(name, Reason.unknown_field, f"{name} is not in the contract") for name in extra]
-    if keyword == "const" and path == "schema_version":
-        return [Violation(path, Reason.unsupported_schema_version, error.message)]
+    # Two messages of our own (jsonschema's would list every event type, or say nothing useful).
     if keyword == "enum" and path == "event_type":
-        return [Violation(path, Reason.unknown_event_type, f"unknown event_type {event.get('event_type')!r}")]
+        return [Violation(path, _FIELD_REASONS[(path, keyword)], f"unknown event_type {event.get('event_type')!r}")]
     if keyword == "propertyNames":
-        return [Violation(path, Reason.string_too_long, "a custom key is too long")]
-    reason = _KEYWORD_REASONS.get(keyword, Reason.invalid_value)
+        return [Violation(path, _KEYWORD_REASONS[keyword], "a custom key is too long")]
+    reason = _FIELD_REASONS.get((path, keyword)) or _KEYWORD_REASONS.get(keyword, _DEFAULT_REASON)
     return [Violation(path, reason, error.message if len(error.message) < 200 else error.message[:197] + "...")]
 
 

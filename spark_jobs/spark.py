@@ -92,20 +92,29 @@ def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
     return target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), target
 
 
-def register_java_function(spark: SparkSession, name: str, class_name: str, return_type: DataType) -> None:
-    """Make the Java function `class_name` (in ottlake's jar) callable as `name`;
-    JobError when the session does not have the jar."""
-    from pyspark.errors import AnalysisException
+def register_java_function(spark: SparkSession, name: str, class_name: str, return_type: DataType,
+                           *args: Any) -> None:
+    """Make the Java function `class_name` (in ottlake's jar), built with `args`,
+    callable as `name`; JobError when the session does not have the jar, or when
+    the class refuses `args` (its message says why)."""
+    from py4j.java_gateway import JavaClass
+    from pyspark.errors.exceptions.captured import CapturedException
 
     from ottlake.errors import JobError
 
-    try:
-        spark.udf.registerJavaFunction(name, class_name, return_type)
-    except AnalysisException as exc:
+    java_class = spark._jvm
+    for part in class_name.split("."):
+        java_class = getattr(java_class, part)
+    if not isinstance(java_class, JavaClass):
         raise JobError(
             f"{class_name} is not on the session's class path: ottlake's jar is missing (local: run "
-            f"`{jars.BUILD_COMMAND}`; EMR: pass it to spark-submit with --jars): {str(exc).splitlines()[0]}"
-        ) from None
+            f"`{jars.BUILD_COMMAND}`; EMR: pass it to spark-submit with --jars)"
+        )
+    try:
+        function = java_class(*args)
+    except CapturedException as exc:  # what PySpark makes of the constructor's exception
+        raise JobError(f"{class_name}: {str(exc).splitlines()[0]}") from None
+    spark._jsparkSession.udf().register(name, function, spark._jsparkSession.parseDataType(return_type.json()))
 
 
 def build_session(

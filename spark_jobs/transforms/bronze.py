@@ -169,25 +169,20 @@ def settle(checked: DataFrame, lines_seen: Observation) -> BronzeResult:
     )
 
 
-def check_lines(raw_lines: DataFrame, *, ingest_ts: datetime, all_exact: bool = False) -> DataFrame:
+def check_lines(raw_lines: DataFrame, *, ingest_ts: datetime) -> DataFrame:
     """Every input row, parsed once: the bronze columns, the raw line, its
-    violations (empty when valid) and a hash of the line for the dedup's ties.
-    `all_exact`: every line through the exact views (contract_checks.parse)."""
+    violations (empty when valid) and a hash of the line for the dedup's ties."""
     if ingest_ts.tzinfo is None:
         raise JobError("ingest_ts must be timezone-aware (the lake's times are UTC instants)")
+    checks.register(raw_lines.sparkSession)
     lines = raw_lines.select(LINE, SOURCE_OBJECT, OBJECT_TS_MS)
-    parsed = checks.parse(lines, line=LINE, all_exact=all_exact)
-    described = checks.with_json_kinds(checks.fold_unknown_fields(parsed, line=LINE))
-    timed = described.select("*", *_time_columns())
-    rules = checks.contract_rules(_line_bytes())
-    rules += _time_rules(rules)
+    # One projection holds the check, so the function runs once a line: the next one
+    # reads its fields (Spark does not merge two projections when that would repeat
+    # a function call).
+    checked = lines.select("*", checks.check(F.col(LINE)).alias(_CHECK))
+    timed = checked.select("*", *_time_columns())
     event_columns = [
-        F.col(checks.CUSTOM).alias(name)
-        if name == E.custom
-        else F.col(_RECEIVED).alias(name)
-        if name == E.received_ts
-        else checks.typed_value(name).alias(name)
-        for name in EVENT_FIELDS
+        F.col(_RECEIVED).alias(name) if name == E.received_ts else _checked(name).alias(name) for name in EVENT_FIELDS
     ]
     return timed.select(
         *event_columns,
@@ -196,23 +191,20 @@ def check_lines(raw_lines: DataFrame, *, ingest_ts: datetime, all_exact: bool = 
         F.col(SOURCE_OBJECT),
         F.lit(ingest_ts).alias(INGEST_TS),
         F.col(LINE),
-        checks.violations(rules).alias(VIOLATIONS),
+        _with_time_violations(_checked(checks.VIOLATIONS)).alias(VIOLATIONS),
         F.xxhash64(LINE).alias(_TIE_BREAK),
     )
 
 
-def _line_bytes() -> Column:
-    """player-events.md, Envelope, Limits: 16 KiB serialised, in bytes, as received.
-    A trailing CR (of a CRLF file) is not part of the event, as in
-    schemas.validate.check_line; trimmed only for the rare lines over the limit."""
-    size = F.octet_length(LINE)
-    trimmed = F.octet_length(F.expr(f"TRIM(TRAILING '\\r\\n' FROM {LINE})"))
-    return F.when(size > LIMITS.max_event_bytes, trimmed).otherwise(size)
-
-
+_CHECK = "_check"
 _RECEIVED = "_received_ts"
 _OFFSET = "_offset_ms"
 _TIME_FIELDS = (E.event_ts, E.sent_ts, E.received_ts)
+
+
+def _checked(name: str) -> Column:
+    """A field of the line's check (contract_checks.CHECK_TYPE)."""
+    return F.col(f"{_CHECK}.{name}")
 
 
 def _time_columns() -> list[Column]:
@@ -222,13 +214,14 @@ def _time_columns() -> list[Column]:
     time), else the raw object's write time (Envelope, received_ts). The offset
     event_time - received_ts is `event_ts - sent_ts` when sent_ts is there (the
     device clock's error cancels out), else `event_ts - received_ts`; the window is
-    checked on the offset (_time_rules), so no sum can overflow before the check.
+    checked on the offset (_with_time_violations), so no sum can overflow before the
+    check. (A sent_ts that is there but not a valid integer is null here, and its
+    own violation keeps the window from being checked.)
     """
-    event_ts = checks.typed_value(E.event_ts)
-    received = F.coalesce(checks.typed_value(E.received_ts), F.col(OBJECT_TS_MS))
-    offset = F.when(checks.is_present(E.sent_ts), F.try_subtract(event_ts, checks.typed_value(E.sent_ts))).otherwise(
-        F.try_subtract(event_ts, received)
-    )
+    event_ts = _checked(E.event_ts)
+    sent_ts = _checked(E.sent_ts)
+    received = F.coalesce(_checked(E.received_ts), F.col(OBJECT_TS_MS))
+    offset = F.when(sent_ts.isNotNull(), F.try_subtract(event_ts, sent_ts)).otherwise(F.try_subtract(event_ts, received))
     event_time_ms = F.try_add(received, offset)
     readable = event_time_ms.between(_MIN_EVENT_TIME_MS, _MAX_EVENT_TIME_MS)
     return [
@@ -238,20 +231,25 @@ def _time_columns() -> list[Column]:
     ]
 
 
-def _time_rules(contract: list[checks.Rule]) -> list[checks.Rule]:
-    """player-events.md, Time: ingest quarantines an event whose derived time is
-    more than 5 minutes after received_ts or more than 72 hours before it; only
-    checked when the three time fields themselves are valid."""
-    times_valid = ~checks.any_fires([rule for rule in contract if rule.field in _TIME_FIELDS])
+def _with_time_violations(contract: Column) -> Column:
+    """The contract's violations, plus player-events.md, Time: ingest quarantines an
+    event whose derived time is more than 5 minutes after received_ts or more than 72
+    hours before it (and one whose time no reader could hold); only checked when the
+    three time fields themselves are valid."""
+    times_valid = ~F.exists(contract, lambda v: v["field"].isin(*_TIME_FIELDS))
     offset = F.col(_OFFSET)
     in_future = times_valid & (offset > LIMITS.future_tolerance_ms)
     too_late = times_valid & (offset < -LIMITS.max_lateness_ms)
-    unreadable = times_valid & ~in_future & ~too_late & F.col(EVENT_TIME).isNull()
-    return [
-        checks.Rule(E.event_ts, Reason.future_timestamp, in_future),
-        checks.Rule(E.event_ts, Reason.too_late, too_late),
-        checks.Rule(E.received_ts, Reason.out_of_range, unreadable),
+    unreadable = times_valid & offset.isNotNull() & ~in_future & ~too_late & F.col(EVENT_TIME).isNull()
+    rules = [
+        (E.event_ts, Reason.future_timestamp, F.coalesce(in_future, F.lit(False))),
+        (E.event_ts, Reason.too_late, F.coalesce(too_late, F.lit(False))),
+        (E.received_ts, Reason.out_of_range, F.coalesce(unreadable, F.lit(False))),
     ]
+    found = [F.when(fires, F.struct(F.lit(field).alias("field"), F.lit(str(reason)).alias("reason")))
+             for field, reason, fires in rules]
+    any_fires = rules[0][2] | rules[1][2] | rules[2][2]
+    return F.when(any_fires, F.concat(contract, F.filter(F.array(*found), lambda v: v.isNotNull()))).otherwise(contract)
 
 
 def _in_reason_order(violations: Column) -> Column:

@@ -266,7 +266,7 @@ def python_reasons(raw: str) -> set[tuple[str, str]]:
     return {(v.field, str(v.reason)) for v in [*validate_event(folded, size_bytes=size), *clashes]}
 
 
-def spark_reasons(spark, lines: list[str], *, all_exact: bool = False) -> list[set[tuple[str, str]]]:
+def spark_reasons(spark, lines: list[str]) -> list[set[tuple[str, str]]]:
     """The violations bronze finds on each line, in order, in one Spark job."""
     from datetime import UTC, datetime
 
@@ -276,7 +276,7 @@ def spark_reasons(spark, lines: list[str], *, all_exact: bool = False) -> list[s
         [(text, f"{number:05d}", OBJECT_TS_MS) for number, text in enumerate(lines)],
         "line string, source_object string, object_ts_ms long",
     )
-    checked = check_lines(raw, ingest_ts=datetime(2026, 3, 2, tzinfo=UTC), all_exact=all_exact)
+    checked = check_lines(raw, ingest_ts=datetime(2026, 3, 2, tzinfo=UTC))
     rows = checked.select("source_object", "violations").collect()
     found = {row.source_object: {(v.field, v.reason) for v in row.violations} for row in rows}
     return [found[f"{number:05d}"] for number in range(len(lines))]
@@ -359,130 +359,49 @@ def test_random_events_get_the_same_reasons_from_both_engines(spark, lines: list
     assert [(text, found) for text, found in zip(lines, bronze, strict=True)] == list(zip(lines, python, strict=True))
 
 
-# --- The shortcut: only suspect lines get the exact views ----------------------------
+# --- Unknown fields' values, as compact JSON text ------------------------------------
 
-
-def suspects(spark, lines: list[str]) -> list[bool]:
-    from spark_jobs.transforms import contract_checks as checks
-
-    raw = spark.createDataFrame([(number, text) for number, text in enumerate(lines)], "n int, line string")
-    rows = checks.parse(raw, line="line").select("n", checks.SUSPECT).collect()
-    found = {row.n: row[checks.SUSPECT] for row in rows}
-    return [found[number] for number in range(len(lines))]
-
-
-def test_every_vector_gets_the_same_reasons_through_the_exact_views_alone(spark, bronze_found) -> None:
-    """The shortcut (the typed parse trusted for lines that are not suspect) changes
-    nothing: every line through the exact views gives the same reasons."""
-    table = [*VECTORS, *((name, text, spark_side) for name, text, _, spark_side in DIVERGENCES)]
-    exact = spark_reasons(spark, [text for _, text, _ in table], all_exact=True)
-    assert {name: found for (name, _, _), found in zip(table, exact, strict=True)} == bronze_found
-
-
-def test_ordinary_events_take_the_shortcut(spark) -> None:
-    plain = [line(), line(**FULL), line(**FULL, **ERROR), line(**{**FULL, E.custom: {"ab": "x", "t": "12"}}),
-             line(**FULL, spaced=True), line(**{**FULL, E.content_title: "24", E.os_version: "17.1"})]
-    assert suspects(spark, plain) == [False] * len(plain)
-
-
-SUSPECT_LINES = {
-    "a number in a string field": line(cdn=12),
-    "a version that is a number": line(os_version=17.1),
-    "true in a string field": line(cdn=True),
-    "an object in a string field": line(cdn={"a": 1}),
-    "an object with strings in a string field": line(cdn={"a": "b"}),
-    "an array in a string field": line(cdn=["x"]),
-    "null in an optional field": line(cdn=None),
-    "a string in an integer field": line(seq="3"),
-    "a float in an integer field": line(seq=3.0),
-    "an unknown field": line(page="home"),
-    "a duplicate key": line()[:-1] + ', "seq": 4}',
-    "an escaped quote": line(content_title='say "hi"'),
-    "a number in custom": line(custom={"a": 1}),
-    "an object in custom": line(custom={"a": {"b": 1}}),
-    "null in custom": line(custom={"a": None}),
-    "a duplicate key in custom": line()[:-1] + ', "custom": {"a": "1", "a": "2"}}',
-    "custom not an object": line(custom="x"),
-    "not JSON": "{not json",
-    "not an object": "[1, 2]",
-}
-
-
-def test_lines_the_typed_parse_may_misread_are_suspect(spark) -> None:
-    found = suspects(spark, list(SUSPECT_LINES.values()))
-    assert [name for name, suspect in zip(SUSPECT_LINES, found, strict=True) if not suspect] == []
-
-
-# --- The line's shape: quotes, backslash and top-level keys in one pass (LineShape) ------
-
-
-def shapes(spark, lines: list[str]) -> list[tuple[int, bool, int]]:
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
-    from spark_jobs.spark import register_java_function
-    from spark_jobs.transforms import contract_checks as checks
-
-    register_java_function(spark, checks.SHAPE_FUNCTION, checks.SHAPE_CLASS, checks.SHAPE_TYPE)
-    raw = spark.createDataFrame(list(enumerate(lines)), "n int, line string")
-    shape = F.call_function(checks.SHAPE_FUNCTION, F.col("line").cast(T.BinaryType())).alias("s")
-    rows = {row.n: row.s for row in raw.select("n", shape).collect()}
-    return [(rows[n].quotes, rows[n].escaped, rows[n].keys) for n in range(len(lines))]
-
-
-def reference_shape(text: str) -> tuple[int, bool, int]:
-    """What LineShape must say of a JSON object without a backslash."""
-    pairs: list[list[tuple[str, Any]]] = []
-
-    def hook(items: list[tuple[str, Any]]) -> dict:
-        pairs.append(items)
-        return {}
-
-    json.loads(text, object_pairs_hook=hook)  # the top-level object is the last one closed
-    return text.count('"'), False, len(pairs[-1])
-
-
-SHAPE_LINES = [
-    '{"a":1,"b":"x:y","c":{"d":"e","f":":"},"g":[1,{"h":2},"]"]}',
-    '{ "a" : 1 ,\t"b":"{[" , "c" : null }',
-    '{"a":1,"a":2}',
-    '{"naïve":"é ü 漢字","b":":"}',
-    "{}",
-    '{"a":{}, "b":[], "c":[[{}]]}',
-]
-
-
-def test_line_shape_counts_quotes_and_top_level_keys(spark) -> None:
-    assert shapes(spark, SHAPE_LINES) == [reference_shape(text) for text in SHAPE_LINES]
-
-
-def test_line_shape_flags_any_backslash(spark) -> None:
-    lines = ['{"a":"x\\"y"}', '{"a":"\\u00e9"}', '{"a":"\\\\"}', '["\\n"]']
-    assert [escaped for _, escaped, _ in shapes(spark, lines)] == [True] * len(lines)
-
-
-_JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.text(alphabet=st.characters(
-    blacklist_characters='"\\', blacklist_categories=("Cs", "Cc")))
-_JSON_VALUES = st.recursive(
-    _JSON_SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5).filter(
-        lambda key: '"' not in key and "\\" not in key and key.isprintable()), inner, max_size=3),
-    max_leaves=8,
+_NESTED = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
 )
 
 
+def moved_values(spark, events: list[dict[str, Any]]) -> list[dict[str, str] | None]:
+    """custom as bronze's check leaves it, for each event written by orjson."""
+    from datetime import UTC, datetime
+
+    from spark_jobs.transforms.bronze import check_lines
+
+    raw = spark.createDataFrame([(orjson.dumps(event).decode(), f"{n:05d}", OBJECT_TS_MS) for n, event in
+                                 enumerate(events)], "line string, source_object string, object_ts_ms long")
+    rows = check_lines(raw, ingest_ts=datetime(2026, 3, 2, tzinfo=UTC)).select("source_object", E.custom).collect()
+    found = {row.source_object: row[E.custom] for row in rows}
+    return [found[f"{n:05d}"] for n in range(len(events))]
+
+
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(
-    st.lists(st.tuples(st.text(alphabet="abc:{}[] ", max_size=4), _JSON_VALUES), max_size=6),
-    st.sampled_from([(",", ":"), (", ", ": "), (" ,", " : ")]),
-), min_size=30, max_size=30))
-def test_line_shape_agrees_with_a_json_parser_on_random_objects(spark, objects) -> None:
-    """Random objects (nested, duplicate keys, keys and strings full of structure
-    characters, any spacing), without a backslash: LineShape and json agree."""
-    lines = []
-    for pairs, (comma, colon) in objects:
-        members = comma.join(json.dumps(key) + colon + json.dumps(value, ensure_ascii=False, separators=(comma, colon))
-                             for key, value in pairs)
-        lines.append("{" + members + "}")
-    lines = [text for text in lines if "\\" not in text]
-    assert shapes(spark, lines) == [reference_shape(text) for text in lines]
+@given(st.lists(_NESTED, min_size=30, max_size=30))
+def test_an_unknown_fields_value_moves_as_the_python_reference_writes_it(spark, values) -> None:
+    """Any JSON value (nested, unicode, control characters, floats as orjson writes
+    them) lands in custom as fold_unknown_fields above renders it."""
+    events = [{**{str(name): value for name, value in BASE.items()}, "page": value} for value in values]
+    expected = [fold_unknown_fields(event)[0][E.custom] for event in events]
+    assert moved_values(spark, events) == expected
+
+
+def test_a_schema_keyword_without_a_rule_is_refused(spark) -> None:
+    from ottlake.errors import JobError
+    from schemas.contract import event_schema
+    from spark_jobs.transforms import contract_checks as checks
+
+    schema = json.loads(json.dumps(event_schema()))
+    schema["properties"][E.cdn]["format"] = "hostname"
+    with pytest.raises(JobError, match=r"EventCheck: cdn: keyword format \"hostname\" has no rule"):
+        checks.register(spark, schema=schema)
+    schema = json.loads(json.dumps(event_schema()))
+    schema["properties"][E.seq]["type"] = "number"
+    with pytest.raises(JobError, match=r"seq: JSON type 'number' has no rule"):
+        checks.register(spark, schema=schema)

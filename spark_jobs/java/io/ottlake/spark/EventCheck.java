@@ -1,0 +1,768 @@
+package io.ottlake.spark;
+
+import java.io.IOException;
+import java.math.BigInteger;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.api.java.UDF1;
+
+/**
+ * Bronze's whole check of one raw NDJSON line, in one pass of Jackson's streaming
+ * parser: a Spark SQL function of the line's bytes, made by
+ * spark_jobs/transforms/contract_checks.py, which owns both sides of the layout.
+ *
+ * <p>The rules are not written here. The constructor takes a rulebook (JSON): the
+ * contract's JSON Schema (schemas/player_event.schema.json) and the reason code of
+ * each keyword (schemas/validate.py's tables), and walks the schema once; a keyword
+ * it has no rule for is refused there, so a rule is never silently left unenforced.
+ * The result agrees with the Python validator (schemas.validate.check_line, after the
+ * unknown-field rule) on every test vector of tests/unit/test_bronze_contract.py:
+ *
+ * <ul>
+ *   <li>the line (less a trailing CR or LF) must be exactly one JSON value, strict
+ *       RFC 8259 as orjson reads it (no NaN, no single quotes, nothing after the
+ *       value), else malformed_json alone; a value that is not an object gives
+ *       not_an_object alone;
+ *   <li>a key given twice counts once, with its last value (Python's dict);
+ *   <li>integer: a JSON integer that fits a long (1.0 and true are not integers);
+ *       minimum and const compare any number by value (-1.5 is below 0, 1.0 equals 1);
+ *   <li>lengths are counted in code points; a pattern is searched (Python's
+ *       re.search) with only "\n" as a line end, as Python's "$" has it;
+ *   <li>unknown top-level fields move into custom (player-events.md, Envelope): a
+ *       string as it is, any other value as compact JSON text (numbers as written on
+ *       the line); an unknown key already in custom is invalid_value on
+ *       custom.&lt;key&gt; and does not move; custom's limits are checked after the move;
+ *   <li>the size limit is on the bytes as received.
+ * </ul>
+ *
+ * <p>The result, by position: each property of the schema, in the schema's order,
+ * typed (integer: Long, string: String, boolean: Boolean, object: map of string to
+ * string, custom with the unknown fields moved in), null when absent or not of its
+ * type; then the violations, a list of (field, reason), empty for a valid event.
+ * The time rules of player-events.md, Time need the raw object's time and stay in
+ * Spark (spark_jobs/transforms/bronze.py).
+ *
+ * <p>Where it may differ from orjson, on purpose or not: integers of 2^63..2^64-1
+ * are ints to orjson but do not fit the lake's long columns (wrong_type here; the
+ * tests' DIVERGENCES); a nested object moved from an unknown field keeps a repeated
+ * key twice in its text (nothing is lost).
+ */
+public final class EventCheck implements UDF1<byte[], Row> {
+  private static final long serialVersionUID = 1L;
+
+  // One compiled contract per rulebook text and JVM: the executors rebuild it once.
+  private static final Map<String, Contract> CONTRACTS = new ConcurrentHashMap<>();
+  private static final JsonFactory JSON = JsonFactory.builder().build();
+
+  private final String rulebook;
+  private transient Contract contract;
+
+  /** Compiles the rulebook now, so that a bad one fails where the function is made. */
+  public EventCheck(String rulebook) {
+    this.rulebook = rulebook;
+    this.contract = CONTRACTS.computeIfAbsent(rulebook, Contract::compile);
+  }
+
+  @Override
+  public Row call(byte[] line) {
+    if (line == null) {
+      return null;
+    }
+    if (contract == null) {
+      contract = CONTRACTS.computeIfAbsent(rulebook, Contract::compile);
+    }
+    return contract.check(line);
+  }
+
+  // --- The JSON kinds a value can have -------------------------------------------------
+
+  static final int ABSENT = 0, STRING = 1, INTEGER = 2, BIG_INTEGER = 3, FLOAT = 4, BOOLEAN = 5,
+      NULL = 6, OBJECT = 7, ARRAY = 8;
+
+  /** The last value of one known field, as read from the line. */
+  static final class Value {
+    int kind = ABSENT;
+    String text;
+    long integer;
+    double number;
+    BigInteger big;
+    boolean bool;
+    LinkedHashMap<String, String> entries; // custom's, when an object: null value = not a string
+  }
+
+  // --- Rules ------------------------------------------------------------------------
+
+  interface FieldRule {
+    /** True when the field's value breaks the rule (the value is present). */
+    boolean breaks(Value value);
+  }
+
+  static final class Rule {
+    final String reason;
+    final FieldRule test;
+
+    Rule(String reason, FieldRule test) {
+      this.reason = reason;
+      this.test = test;
+    }
+  }
+
+  static final class Field {
+    final String name;
+    final int index;
+    final int type;
+    final List<Rule> rules = new ArrayList<>();
+
+    Field(String name, int index, int type) {
+      this.name = name;
+      this.index = index;
+      this.type = type;
+    }
+
+    /** The value as its column type, or null. */
+    Object typed(Value value) {
+      if (value.kind != type) {
+        return null;
+      }
+      switch (type) {
+        case STRING:
+          return value.text;
+        case INTEGER:
+          return value.integer;
+        case BOOLEAN:
+          return value.bool;
+        default:
+          return null; // objects: the custom field, filled by check()
+      }
+    }
+  }
+
+  /** One property's test in an allOf branch's `if`. */
+  static final class Condition {
+    final Field field;
+    final FieldRule fails;
+
+    Condition(Field field, FieldRule fails) {
+      this.field = field;
+      this.fails = fails;
+    }
+  }
+
+  /** allOf: if every condition holds (and its required fields are there), then these are required. */
+  static final class Conditional {
+    final List<Condition> conditions = new ArrayList<>();
+    final List<Field> ifRequired = new ArrayList<>();
+    final List<Field> thenRequired = new ArrayList<>();
+  }
+
+  static final class Contract {
+    final Field[] fields;
+    final Map<String, Field> byName = new HashMap<>();
+    final List<Field> required = new ArrayList<>();
+    final List<Conditional> conditionals = new ArrayList<>();
+    Field custom;
+    int customMaxKeys = -1, customKeyMaxLength = -1, customValueMaxLength = -1;
+    boolean customValuesAreStrings;
+    String customKeysReason, customCountReason, customTypeReason, customLengthReason;
+    long maxEventBytes;
+    String malformed, notAnObject, tooLarge, missing, collision;
+
+    private Contract(int size) {
+      fields = new Field[size];
+    }
+
+    static Contract compile(String rulebookText) {
+      JsonNode book;
+      try {
+        book = new ObjectMapper().readTree(rulebookText);
+      } catch (IOException e) {
+        throw new IllegalArgumentException("the rulebook is not JSON: " + e.getMessage(), e);
+      }
+      return new Compiler(book).compile();
+    }
+
+    Row check(byte[] line) {
+      int end = line.length;
+      while (end > 0 && (line[end - 1] == '\n' || line[end - 1] == '\r')) {
+        end--;
+      }
+      Value[] values = new Value[fields.length];
+      LinkedHashMap<String, String> unknown = null;
+      try (JsonParser parser = JSON.createParser(line, 0, end)) {
+        JsonToken token = parser.nextToken();
+        if (token == null) {
+          return whole(malformed);
+        }
+        if (token != JsonToken.START_OBJECT) {
+          parser.skipChildren();
+          return whole(parser.nextToken() == null ? notAnObject : malformed);
+        }
+        while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
+          String name = parser.currentName();
+          Field field = byName.get(name);
+          token = parser.nextToken();
+          if (field != null) {
+            Value value = values[field.index];
+            if (value == null) {
+              value = values[field.index] = new Value();
+            }
+            read(parser, token, value, field == custom);
+          } else {
+            if (unknown == null) {
+              unknown = new LinkedHashMap<>();
+            }
+            unknown.put(name, token == JsonToken.VALUE_STRING ? parser.getText() : compact(parser, token));
+          }
+        }
+        if (parser.nextToken() != null) {
+          return whole(malformed);
+        }
+      } catch (IOException | RuntimeException e) {
+        return whole(malformed);
+      }
+      return judge(values, unknown, end);
+    }
+
+    private Row judge(Value[] values, LinkedHashMap<String, String> unknown, int size) {
+      List<Row> found = new ArrayList<>(0);
+      for (Field field : required) {
+        if (values[field.index] == null) {
+          found.add(violation(field.name, missing));
+        }
+      }
+      for (Field field : fields) {
+        Value value = values[field.index];
+        if (value != null) {
+          for (Rule rule : field.rules) {
+            if (rule.test.breaks(value)) {
+              found.add(violation(field.name, rule.reason));
+            }
+          }
+        }
+      }
+      for (Conditional branch : conditionals) {
+        if (applies(branch, values)) {
+          for (Field field : branch.thenRequired) {
+            if (values[field.index] == null) {
+              found.add(violation(field.name, missing));
+            }
+          }
+        }
+      }
+      Map<String, String> folded = foldCustom(values, unknown, found);
+      if (folded != null) {
+        checkCustom(folded, found);
+      }
+      if (size > maxEventBytes) {
+        found.add(violation("", tooLarge));
+      }
+      Object[] row = new Object[fields.length + 1];
+      for (Field field : fields) {
+        Value value = values[field.index];
+        row[field.index] = field == custom ? folded : value == null ? null : field.typed(value);
+      }
+      row[fields.length] = found.isEmpty() ? Collections.emptyList() : found;
+      return RowFactory.create(row);
+    }
+
+    private boolean applies(Conditional branch, Value[] values) {
+      for (Field field : branch.ifRequired) {
+        if (values[field.index] == null) {
+          return false;
+        }
+      }
+      for (Condition condition : branch.conditions) {
+        Value value = values[condition.field.index];
+        // if/properties: an absent property passes (the branch's `required` decides).
+        if (value != null && condition.fails.breaks(value)) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    /**
+     * custom with the unknown fields moved in (Envelope: "Unknown fields are kept in
+     * custom"), or null when custom is neither an object nor made of unknown fields.
+     * A collision is reported into `found`.
+     */
+    private Map<String, String> foldCustom(Value[] values, Map<String, String> unknown, List<Row> found) {
+      Value own = values[custom.index];
+      if (unknown == null) {
+        return own != null && own.kind == OBJECT ? own.entries : null;
+      }
+      if (own == null) {
+        return unknown;
+      }
+      if (own.kind != OBJECT) {
+        return null; // quarantined for custom's type; the raw line keeps everything
+      }
+      LinkedHashMap<String, String> merged = new LinkedHashMap<>(own.entries);
+      for (Map.Entry<String, String> entry : unknown.entrySet()) {
+        if (own.entries.containsKey(entry.getKey())) {
+          found.add(violation(custom.name + "." + entry.getKey(), collision));
+        } else {
+          merged.put(entry.getKey(), entry.getValue());
+        }
+      }
+      return merged;
+    }
+
+    private void checkCustom(Map<String, String> folded, List<Row> found) {
+      if (customMaxKeys >= 0 && folded.size() > customMaxKeys) {
+        found.add(violation(custom.name, customCountReason));
+      }
+      if (customKeyMaxLength >= 0) {
+        for (String key : folded.keySet()) {
+          if (longer(key, customKeyMaxLength)) {
+            found.add(violation(custom.name, customKeysReason));
+            break;
+          }
+        }
+      }
+      for (Map.Entry<String, String> entry : folded.entrySet()) {
+        String text = entry.getValue();
+        if (text == null) {
+          if (customValuesAreStrings) {
+            found.add(violation(custom.name + "." + entry.getKey(), customTypeReason));
+          }
+        } else if (customValueMaxLength >= 0 && longer(text, customValueMaxLength)) {
+          found.add(violation(custom.name + "." + entry.getKey(), customLengthReason));
+        }
+      }
+    }
+
+    private Row whole(String reason) {
+      Object[] row = new Object[fields.length + 1];
+      row[fields.length] = Collections.singletonList(violation("", reason));
+      return RowFactory.create(row);
+    }
+  }
+
+  static Row violation(String field, String reason) {
+    return RowFactory.create(field, reason);
+  }
+
+  /** More than `limit` code points (a UTF-16 length never undercounts them). */
+  static boolean longer(String text, int limit) {
+    return text.length() > limit && text.codePointCount(0, text.length()) > limit;
+  }
+
+  static int codePoints(String text) {
+    return text.codePointCount(0, text.length());
+  }
+
+  /** Reads the value at `token` into `value`; custom's object entries too. */
+  static void read(JsonParser parser, JsonToken token, Value value, boolean isCustom) throws IOException {
+    value.entries = null;
+    switch (token) {
+      case VALUE_STRING:
+        value.kind = STRING;
+        value.text = parser.getText();
+        break;
+      case VALUE_NUMBER_INT:
+        JsonParser.NumberType type = parser.getNumberType();
+        if (type == JsonParser.NumberType.INT || type == JsonParser.NumberType.LONG) {
+          value.kind = INTEGER;
+          value.integer = parser.getLongValue();
+        } else {
+          value.kind = BIG_INTEGER;
+          value.big = parser.getBigIntegerValue();
+        }
+        break;
+      case VALUE_NUMBER_FLOAT:
+        value.kind = FLOAT;
+        value.number = parser.getDoubleValue();
+        break;
+      case VALUE_TRUE:
+      case VALUE_FALSE:
+        value.kind = BOOLEAN;
+        value.bool = token == JsonToken.VALUE_TRUE;
+        break;
+      case VALUE_NULL:
+        value.kind = NULL;
+        break;
+      case START_OBJECT:
+        value.kind = OBJECT;
+        if (isCustom) {
+          value.entries = new LinkedHashMap<>();
+          while (parser.nextToken() == JsonToken.FIELD_NAME) {
+            String key = parser.currentName();
+            JsonToken inner = parser.nextToken();
+            if (inner == JsonToken.VALUE_STRING) {
+              value.entries.put(key, parser.getText());
+            } else {
+              parser.skipChildren();
+              value.entries.put(key, null);
+            }
+          }
+        } else {
+          parser.skipChildren();
+        }
+        break;
+      case START_ARRAY:
+        value.kind = ARRAY;
+        parser.skipChildren();
+        break;
+      default:
+        throw new IOException("unexpected token " + token);
+    }
+  }
+
+  /** The value at `token` as compact JSON text: numbers as written, strings escaped as orjson does. */
+  static String compact(JsonParser parser, JsonToken token) throws IOException {
+    StringBuilder out = new StringBuilder();
+    write(parser, token, out);
+    return out.toString();
+  }
+
+  private static void write(JsonParser parser, JsonToken token, StringBuilder out) throws IOException {
+    switch (token) {
+      case START_OBJECT: {
+        out.append('{');
+        boolean first = true;
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+          if (!first) {
+            out.append(',');
+          }
+          first = false;
+          quote(parser.currentName(), out);
+          out.append(':');
+          write(parser, parser.nextToken(), out);
+        }
+        out.append('}');
+        break;
+      }
+      case START_ARRAY: {
+        out.append('[');
+        boolean first = true;
+        JsonToken inner;
+        while ((inner = parser.nextToken()) != JsonToken.END_ARRAY) {
+          if (!first) {
+            out.append(',');
+          }
+          first = false;
+          write(parser, inner, out);
+        }
+        out.append(']');
+        break;
+      }
+      case VALUE_STRING:
+        quote(parser.getText(), out);
+        break;
+      case VALUE_NUMBER_INT:
+      case VALUE_NUMBER_FLOAT:
+        out.append(parser.getText());
+        break;
+      case VALUE_TRUE:
+        out.append("true");
+        break;
+      case VALUE_FALSE:
+        out.append("false");
+        break;
+      case VALUE_NULL:
+        out.append("null");
+        break;
+      default:
+        throw new IOException("unexpected token " + token);
+    }
+  }
+
+  private static final char[] HEX = "0123456789abcdef".toCharArray();
+
+  private static void quote(String text, StringBuilder out) {
+    out.append('"');
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      switch (c) {
+        case '"': out.append("\\\""); break;
+        case '\\': out.append("\\\\"); break;
+        case '\n': out.append("\\n"); break;
+        case '\r': out.append("\\r"); break;
+        case '\t': out.append("\\t"); break;
+        case '\b': out.append("\\b"); break;
+        case '\f': out.append("\\f"); break;
+        default:
+          if (c < 0x20) {
+            out.append("\\u00").append(HEX[c >> 4]).append(HEX[c & 0xf]);
+          } else {
+            out.append(c);
+          }
+      }
+    }
+    out.append('"');
+  }
+
+  // --- Walking the schema -------------------------------------------------------------
+
+  /** The rulebook's schema, walked once into a Contract. */
+  static final class Compiler {
+    private static final Set<String> IGNORED = Set.of("description", "$comment", "$schema", "$id", "title");
+    private static final Set<String> TOP = Set.of("type", "x-limits", "required", "properties", "allOf",
+        "additionalProperties");
+    private static final Set<String> CUSTOM_KEYWORDS = Set.of("maxProperties", "propertyNames",
+        "additionalProperties");
+
+    private final JsonNode schema;
+    private final JsonNode keywordReasons;
+    private final JsonNode fieldReasons;
+    private final JsonNode reasons;
+    private final String defaultReason;
+
+    Compiler(JsonNode book) {
+      schema = need(book, "schema");
+      keywordReasons = need(book, "keyword_reasons");
+      fieldReasons = need(book, "field_reasons");
+      reasons = need(book, "reasons");
+      defaultReason = need(book, "default_reason").asText();
+    }
+
+    private static JsonNode need(JsonNode node, String key) {
+      JsonNode found = node.get(key);
+      if (found == null) {
+        throw new IllegalArgumentException("the rulebook has no " + key);
+      }
+      return found;
+    }
+
+    private String reason(String field, String keyword) {
+      JsonNode special = fieldReasons.path(field).get(keyword);
+      if (special != null) {
+        return special.asText();
+      }
+      JsonNode general = keywordReasons.get(keyword);
+      return general != null ? general.asText() : defaultReason;
+    }
+
+    Contract compile() {
+      for (Iterator<String> names = schema.fieldNames(); names.hasNext(); ) {
+        String keyword = names.next();
+        if (!IGNORED.contains(keyword) && !TOP.contains(keyword)) {
+          throw new IllegalArgumentException("top-level keyword " + keyword + " has no rule in EventCheck");
+        }
+      }
+      if (!"object".equals(schema.path("type").asText()) || !schema.path("additionalProperties").isBoolean()
+          || schema.path("additionalProperties").asBoolean()) {
+        throw new IllegalArgumentException(
+            "EventCheck has rules for an object schema with additionalProperties false only");
+      }
+      JsonNode properties = need(schema, "properties");
+      Contract contract = new Contract(properties.size());
+      int index = 0;
+      for (Iterator<Map.Entry<String, JsonNode>> it = properties.fields(); it.hasNext(); index++) {
+        Map.Entry<String, JsonNode> property = it.next();
+        Field field = new Field(property.getKey(), index, typeOf(property.getKey(), property.getValue()));
+        contract.fields[index] = field;
+        contract.byName.put(field.name, field);
+        if (field.type == OBJECT) {
+          if (contract.custom != null) {
+            throw new IllegalArgumentException("EventCheck has rules for one object field only: "
+                + contract.custom.name + " and " + field.name);
+          }
+          contract.custom = field;
+          compileCustom(contract, property.getValue());
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> kw = property.getValue().fields(); kw.hasNext(); ) {
+          Map.Entry<String, JsonNode> keyword = kw.next();
+          if (IGNORED.contains(keyword.getKey())
+              || (field.type == OBJECT && CUSTOM_KEYWORDS.contains(keyword.getKey()))) {
+            continue;
+          }
+          field.rules.add(new Rule(reason(field.name, keyword.getKey()),
+              breaks(field, keyword.getKey(), keyword.getValue())));
+        }
+      }
+      if (contract.custom == null) {
+        throw new IllegalArgumentException("the schema has no object field to keep unknown fields in");
+      }
+      for (JsonNode name : need(schema, "required")) {
+        contract.required.add(field(contract, name.asText()));
+      }
+      for (JsonNode branch : schema.path("allOf")) {
+        contract.conditionals.add(conditional(contract, branch));
+      }
+      contract.maxEventBytes = need(need(schema, "x-limits"), "max_event_bytes").asLong();
+      contract.malformed = need(reasons, "malformed").asText();
+      contract.notAnObject = need(reasons, "not_an_object").asText();
+      contract.tooLarge = need(reasons, "too_large").asText();
+      contract.missing = need(reasons, "missing").asText();
+      contract.collision = need(reasons, "collision").asText();
+      return contract;
+    }
+
+    private static Field field(Contract contract, String name) {
+      Field field = contract.byName.get(name);
+      if (field == null) {
+        throw new IllegalArgumentException("the schema names " + name + ", which is not one of its properties");
+      }
+      return field;
+    }
+
+    private static int typeOf(String name, JsonNode spec) {
+      String type = spec.path("type").asText();
+      switch (type) {
+        case "string": return STRING;
+        case "integer": return INTEGER;
+        case "boolean": return BOOLEAN;
+        case "object": return OBJECT;
+        default:
+          throw new IllegalArgumentException(name + ": JSON type '" + type + "' has no rule in EventCheck");
+      }
+    }
+
+    /** The test that the value breaks `keyword` (the value is there). */
+    private static FieldRule breaks(Field field, String keyword, JsonNode argument) {
+      String where = field.name + ": keyword " + keyword + " " + argument;
+      switch (keyword) {
+        case "type": {
+          int type = field.type;
+          return value -> value.kind != type;
+        }
+        case "enum": {
+          Set<String> allowed = new HashSet<>();
+          for (JsonNode option : argument) {
+            if (!option.isTextual()) {
+              throw new IllegalArgumentException(where + " has no rule in EventCheck (strings only)");
+            }
+            allowed.add(option.asText());
+          }
+          return value -> value.kind != STRING || !allowed.contains(value.text);
+        }
+        case "const":
+          return equals(argument, where);
+        case "minimum": {
+          if (!argument.isIntegralNumber() || !argument.canConvertToLong()) {
+            throw new IllegalArgumentException(where + " has no rule in EventCheck (integers only)");
+          }
+          long minimum = argument.asLong();
+          BigInteger big = BigInteger.valueOf(minimum);
+          // Any number, by value (jsonschema's minimum; never a bool).
+          return value -> (value.kind == INTEGER && value.integer < minimum)
+              || (value.kind == FLOAT && value.number < minimum)
+              || (value.kind == BIG_INTEGER && value.big.compareTo(big) < 0);
+        }
+        case "maxLength": {
+          int limit = argument.asInt();
+          return value -> value.kind == STRING && longer(value.text, limit);
+        }
+        case "minLength": {
+          int limit = argument.asInt();
+          // A code point is one or two UTF-16 units: counted only under 2 x limit units.
+          return value -> value.kind == STRING && value.text.length() < 2 * limit && codePoints(value.text) < limit;
+        }
+        case "pattern": {
+          // jsonschema uses re.search; find() is the same. UNIX_LINES: only "\n" ends a
+          // line, so "$" matches where Python's does (at the end, or before a final "\n").
+          Pattern pattern = Pattern.compile(argument.asText(), Pattern.UNIX_LINES);
+          return value -> value.kind == STRING && !pattern.matcher(value.text).find();
+        }
+        default:
+          throw new IllegalArgumentException(where + " has no rule in EventCheck");
+      }
+    }
+
+    /** A test that fails (breaks() is true) unless the value equals the constant, as jsonschema's equal. */
+    private static FieldRule equals(JsonNode constant, String where) {
+      if (constant.isTextual()) {
+        String text = constant.asText();
+        return value -> !(value.kind == STRING && text.equals(value.text));
+      }
+      if (constant.isIntegralNumber() && constant.canConvertToLong()) {
+        long number = constant.asLong();
+        // Numbers by value (1.0 equals 1); a bool never equals a number.
+        return value -> !((value.kind == INTEGER && value.integer == number)
+            || (value.kind == FLOAT && value.number == number));
+      }
+      throw new IllegalArgumentException(where + " has no rule in EventCheck (a string or integer const only)");
+    }
+
+    private Conditional conditional(Contract contract, JsonNode branch) {
+      JsonNode condition = branch.path("if");
+      JsonNode then = branch.path("then");
+      Set<String> keys = new HashSet<>();
+      branch.fieldNames().forEachRemaining(keys::add);
+      keys.removeAll(Set.of("if", "then", "$comment"));
+      Set<String> conditionKeys = new HashSet<>();
+      condition.fieldNames().forEachRemaining(conditionKeys::add);
+      Set<String> thenKeys = new HashSet<>();
+      then.fieldNames().forEachRemaining(thenKeys::add);
+      if (!keys.isEmpty() || !conditionKeys.equals(Set.of("properties", "required"))
+          || !thenKeys.equals(Set.of("required"))) {
+        throw new IllegalArgumentException("allOf branch has no rule in EventCheck: " + branch);
+      }
+      Conditional out = new Conditional();
+      for (Iterator<Map.Entry<String, JsonNode>> it = condition.get("properties").fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> property = it.next();
+        Field field = field(contract, property.getKey());
+        JsonNode spec = property.getValue();
+        String where = "allOf condition on " + field.name + ": " + spec;
+        FieldRule fails;
+        if (spec.size() == 1 && spec.has("const")) {
+          fails = equals(spec.get("const"), where);
+        } else if (spec.size() == 1 && spec.has("enum")) {
+          fails = breaks(field, "enum", spec.get("enum"));
+        } else {
+          throw new IllegalArgumentException(where + " has no rule in EventCheck");
+        }
+        out.conditions.add(new Condition(field, fails));
+      }
+      for (JsonNode name : condition.get("required")) {
+        out.ifRequired.add(field(contract, name.asText()));
+      }
+      for (JsonNode name : then.get("required")) {
+        out.thenRequired.add(field(contract, name.asText()));
+      }
+      return out;
+    }
+
+    /** custom's own keywords: maxProperties, propertyNames {maxLength}, additionalProperties {type string, maxLength}. */
+    private void compileCustom(Contract contract, JsonNode spec) {
+      String name = contract.custom.name;
+      if (spec.has("maxProperties")) {
+        contract.customMaxKeys = spec.get("maxProperties").asInt();
+        contract.customCountReason = reason(name, "maxProperties");
+      }
+      JsonNode names = spec.path("propertyNames");
+      for (Iterator<String> it = names.fieldNames(); it.hasNext(); ) {
+        String keyword = it.next();
+        if (!keyword.equals("maxLength")) {
+          throw new IllegalArgumentException(name + ".propertyNames: " + keyword + " has no rule in EventCheck");
+        }
+        contract.customKeyMaxLength = names.get("maxLength").asInt();
+        contract.customKeysReason = reason(name, "propertyNames");
+      }
+      JsonNode values = spec.path("additionalProperties");
+      for (Iterator<String> it = values.fieldNames(); it.hasNext(); ) {
+        String keyword = it.next();
+        if (keyword.equals("type") && values.get("type").asText().equals("string")) {
+          contract.customValuesAreStrings = true;
+          contract.customTypeReason = reason(name, "type");
+        } else if (keyword.equals("maxLength")) {
+          contract.customValueMaxLength = values.get("maxLength").asInt();
+          contract.customLengthReason = reason(name, "maxLength");
+        } else {
+          throw new IllegalArgumentException(name + ".additionalProperties: " + keyword + " "
+              + values.get(keyword) + " has no rule in EventCheck");
+        }
+      }
+    }
+  }
+}
