@@ -51,6 +51,7 @@ _TIE_BREAK = "_line_hash"
 _ROW_ID = "_row_id"  # last tie-break: the same line twice in one object
 _FIRST = "_first"
 _WINNER = "_winner"
+_ID_HASH = "_id_hash"
 _COPIES = "_copies"
 VALID = "_valid"
 
@@ -285,10 +286,22 @@ def _copy_order() -> Column:
 
 def duplicate_winners(events: DataFrame) -> DataFrame:
     """(event_id, its number of copies, the winning copy's order key) for every
-    event_id with more than one copy: one narrow aggregation, the dedup's only
-    shuffle."""
+    event_id with more than one copy.
+
+    In two steps, so that the shuffle that sees every row is as narrow as it can
+    be: the 64-bit hashes of the ids that occur more than once (a long a row,
+    aggregated by value), then the copies of those ids alone (a few per cent of the
+    rows; a hash shared by two different ids only brings both in), grouped by id.
+    Grouping every row by (id, order key) at once moved ~140 bytes a row."""
+    id_hash = F.xxhash64(E.event_id)
+    repeated = (
+        events.groupBy(id_hash.alias(_ID_HASH)).count()
+        .filter(F.col("count") > 1)
+        .select(_ID_HASH)
+    )
+    copies = events.join(repeated, on=id_hash == repeated[_ID_HASH], how="left_semi")
     return (
-        events.groupBy(E.event_id)
+        copies.groupBy(E.event_id)
         .agg(F.count(F.lit(1)).alias(_COPIES), F.min(_copy_order()).alias(_WINNER))
         .filter(F.col(_COPIES) > 1)
     )
