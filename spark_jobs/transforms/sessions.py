@@ -151,10 +151,14 @@ def play_sessions(
     """
     gap_ms = gap // timedelta(milliseconds=1)
     register_java_function(events.sparkSession, FOLD_FUNCTION, FOLD_CLASS, ACC_TYPE)
+    # Each event is made the fold's struct, then shuffled by session as it is, and
+    # collected on the other side: planned as a plain groupBy, Spark builds partial
+    # lists in each task first and shuffles those (at 3M events: 5.9 s against 4.6 s).
     sessions = (
-        events.select(*FOLD_INPUT_COLUMNS)
+        events.select(E.play_session_id, _event_struct().alias(EVENTS))
+        .repartition(E.play_session_id)
         .groupBy(E.play_session_id)
-        .agg(F.array_sort(F.collect_list(_event_struct())).alias(EVENTS))
+        .agg(F.array_sort(F.collect_list(EVENTS)).alias(EVENTS))
         .select(
             E.play_session_id,
             F.element_at(F.col(EVENTS), 1)[_TIME].alias(PS.start_time),
