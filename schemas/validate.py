@@ -8,13 +8,15 @@ answers with and bronze writes to the quarantine.
 
 from __future__ import annotations
 
+import reprlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator, validators
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from schemas.contract import LIMITS, event_schema
 
@@ -55,10 +57,37 @@ def _is_integer(_checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
+# jsonschema's type and enum messages hold the repr of the value: a list or object
+# nested a thousand deep (orjson reads up to 1024) is a RecursionError there.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
+_TYPE = Draft202012Validator.VALIDATORS["type"]
+_ENUM = Draft202012Validator.VALIDATORS["enum"]
+
+
+def _type(validator: Any, types: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """jsonschema's `type`, with a bounded repr of a list or object."""
+    if not isinstance(instance, list | dict):
+        yield from _TYPE(validator, types, instance, schema)
+        return
+    types = types if isinstance(types, list) else [types]
+    if not any(validator.is_type(instance, kind) for kind in types):
+        yield ValidationError(f"{_SHORT.repr(instance)} is not of type {', '.join(map(repr, types))}")
+
+
+def _enum(validator: Any, enums: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """jsonschema's `enum`, with a bounded repr of a list or object (which never
+    equals an enum of scalars)."""
+    if not isinstance(instance, list | dict) or any(isinstance(each, list | dict) for each in enums):
+        yield from _ENUM(validator, enums, instance, schema)
+        return
+    yield ValidationError(f"{_SHORT.repr(instance)} is not one of {enums!r}")
+
+
 @cache
 def _validator() -> Draft202012Validator:
     type_checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
-    cls = validators.extend(Draft202012Validator, type_checker=type_checker)
+    cls = validators.extend(Draft202012Validator, {"type": _type, "enum": _enum}, type_checker=type_checker)
     schema = event_schema()
     cls.check_schema(schema)
     return cls(schema)

@@ -69,7 +69,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         # after it start from a file scan instead of the checks' large projection.
         result.checked.write.mode("overwrite").parquet(staging)
         result = result.staged(spark.read.parquet(staging))
-        # The dedup's one narrow shuffle, kept: the counts, the gate and the append read it.
+        # The dedup's winners, kept: the counts, the gate and the append read them.
         winners = result.winners.persist(StorageLevel.MEMORY_AND_DISK)
         events = result.events
         try:

@@ -5,16 +5,17 @@ the raw zone and writes the Delta tables. Every input line ends in exactly one o
 three places: bronze (valid, first copy of its event_id), the quarantine (with its
 reasons), or the duplicates, and `BronzeResult.counts` proves it.
 
-Cost: one pass of column expressions (no UDF, no collect) and one narrow shuffle,
-the dedup's: only (event_id, received_ts, tie-breaks) are grouped, to find the ids
-with more than one copy and the copy that wins; the winners (a few per cent of
-the ids) are then joined back, broadcast, so the wide rows never move. A window by
-event_id over the whole rows shuffled all of them (at 1M events: ~4 s of ~27).
-The counts are observed while the outputs run, no job of their own. Each output is
-lazy: writing `events` and `quarantine` as two actions parses the input twice,
-unless the job stores `BronzeResult.checked` first (both are built on it) and
-takes the outputs of what it stored (`BronzeResult.staged`); the raw line is kept
-only on the rows that fail, so what is stored is mostly the typed columns.
+Cost: one pass over the lines, each checked by one compiled function
+(contract_checks: EventCheck, in ottlake's jar; no Python per line), and the
+dedup's narrow shuffles: a 64-bit hash of each id, then the copies of the repeated
+ids alone, grouped by (event_id, order key), to find the copy that wins; the winners
+(a few per cent of the ids) are joined back, broadcast, so the wide rows never
+move. A window by event_id over the whole rows shuffled all of them (at 1M events:
+~4 s of ~27). The counts are observed while the outputs run, no job of their own.
+Each output is lazy: writing `events` and `quarantine` as two actions parses the
+input twice, unless the job stores `BronzeResult.checked` first (both are built on
+it) and takes the outputs of what it stored (`BronzeResult.staged`); the raw line is
+kept only on the rows that fail, so what is stored is mostly the typed columns.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class BronzeResult:
     the input once for both.
     `winners` is, for each event_id with more than one copy, the copy that wins;
     small, and broadcast into `events`: persisting it (after `checked`) keeps the
-    dedup's shuffle to one.
+    dedup's shuffles from running again for the counts and the append.
     """
 
     events: DataFrame

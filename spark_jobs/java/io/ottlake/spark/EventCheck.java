@@ -17,6 +17,7 @@ import java.util.regex.Pattern;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -70,7 +71,11 @@ public final class EventCheck implements UDF1<byte[], Row> {
 
   // One compiled contract per rulebook text and JVM: the executors rebuild it once.
   private static final Map<String, Contract> CONTRACTS = new ConcurrentHashMap<>();
-  private static final JsonFactory JSON = JsonFactory.builder().build();
+  // orjson's limits: nesting up to 1024 deep, numbers and strings of any length.
+  private static final JsonFactory JSON = JsonFactory.builder()
+      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(1024)
+          .maxNumberLength(Integer.MAX_VALUE).maxStringLength(Integer.MAX_VALUE).build())
+      .build();
 
   private final String rulebook;
   private transient Contract contract;
@@ -204,6 +209,9 @@ public final class EventCheck implements UDF1<byte[], Row> {
       while (end > 0 && (line[end - 1] == '\n' || line[end - 1] == '\r')) {
         end--;
       }
+      if (!plainUtf8(line, end) || badSurrogateEscape(line, end)) {
+        return whole(malformed);
+      }
       Value[] values = new Value[fields.length];
       LinkedHashMap<String, String> unknown = null;
       try (JsonParser parser = JSON.createParser(line, 0, end)) {
@@ -212,7 +220,7 @@ public final class EventCheck implements UDF1<byte[], Row> {
           return whole(malformed);
         }
         if (token != JsonToken.START_OBJECT) {
-          parser.skipChildren();
+          skip(parser, token);
           return whole(parser.nextToken() == null ? notAnObject : malformed);
         }
         while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
@@ -386,11 +394,12 @@ public final class EventCheck implements UDF1<byte[], Row> {
         } else {
           value.kind = BIG_INTEGER;
           value.big = parser.getBigIntegerValue();
+          finite(value.big.doubleValue());
         }
         break;
       case VALUE_NUMBER_FLOAT:
         value.kind = FLOAT;
-        value.number = parser.getDoubleValue();
+        value.number = finite(parser.getDoubleValue());
         break;
       case VALUE_TRUE:
       case VALUE_FALSE:
@@ -410,21 +419,120 @@ public final class EventCheck implements UDF1<byte[], Row> {
             if (inner == JsonToken.VALUE_STRING) {
               value.entries.put(key, parser.getText());
             } else {
-              parser.skipChildren();
+              skip(parser, inner);
               value.entries.put(key, null);
             }
           }
         } else {
-          parser.skipChildren();
+          skip(parser, token);
         }
         break;
       case START_ARRAY:
         value.kind = ARRAY;
-        parser.skipChildren();
+        skip(parser, token);
         break;
       default:
         throw new IOException("unexpected token " + token);
     }
+  }
+
+  /**
+   * Past the value at `token` (nested ones too), checking its numbers as orjson
+   * reads them: Jackson's own skipChildren() would not look at them.
+   */
+  static void skip(JsonParser parser, JsonToken token) throws IOException {
+    int depth = 0;
+    do {
+      if (token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) {
+        depth++;
+      } else if (token == JsonToken.END_OBJECT || token == JsonToken.END_ARRAY) {
+        depth--;
+      } else if (token == JsonToken.VALUE_NUMBER_INT || token == JsonToken.VALUE_NUMBER_FLOAT) {
+        checkNumber(parser, token);
+      }
+    } while (depth > 0 && (token = parser.nextToken()) != null);
+  }
+
+  /** orjson reads a number it cannot hold as a long (or an unsigned one) as a double; one that is infinite there is an error. */
+  static void checkNumber(JsonParser parser, JsonToken token) throws IOException {
+    if (token == JsonToken.VALUE_NUMBER_FLOAT) {
+      finite(parser.getDoubleValue());
+    } else if (parser.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+      finite(parser.getBigIntegerValue().doubleValue());
+    }
+  }
+
+  static double finite(double number) throws IOException {
+    if (Double.isInfinite(number)) {
+      throw new IOException("number is infinity when parsed as double");
+    }
+    return number;
+  }
+
+  /**
+   * Not a byte order mark, nor a NUL byte where Jackson looks for another encoding
+   * (its first four bytes): Jackson would read such a line as UTF-16 or UTF-32, or
+   * skip the mark; orjson reads UTF-8 alone and refuses both.
+   */
+  static boolean plainUtf8(byte[] line, int end) {
+    if (end >= 3 && (line[0] & 0xff) == 0xef && (line[1] & 0xff) == 0xbb && (line[2] & 0xff) == 0xbf) {
+      return false;
+    }
+    for (int i = 0; i < Math.min(end, 4); i++) {
+      if (line[i] == 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * A backslash-u escape of half a surrogate pair that is not paired (a high one not followed
+   * by a low one, or a low one alone): orjson refuses it, Jackson would make a
+   * string of it. Only escapes can make one (UTF-8 cannot encode surrogates).
+   */
+  static boolean badSurrogateEscape(byte[] line, int end) {
+    boolean highBefore = false;
+    for (int i = 0; i < end; i++) {
+      if (line[i] != '\\') {
+        highBefore = false;
+        continue;
+      }
+      if (i + 1 >= end) {
+        return false; // malformed anyway: Jackson says so
+      }
+      if (line[i + 1] != 'u' || i + 5 >= end) {
+        if (highBefore) {
+          return true;
+        }
+        i++; // a two-character escape (\\ included)
+        continue;
+      }
+      int code = hex(line, i + 2);
+      boolean high = code >= 0xd800 && code <= 0xdbff;
+      boolean low = code >= 0xdc00 && code <= 0xdfff;
+      if (highBefore != low) {
+        return true; // a high one without its low one, or a low one alone
+      }
+      highBefore = high;
+      i += 5;
+      if (high && (i + 1 >= end || line[i + 1] != '\\')) {
+        return true;
+      }
+    }
+    return highBefore;
+  }
+
+  private static int hex(byte[] line, int at) {
+    int code = 0;
+    for (int k = at; k < at + 4; k++) {
+      int digit = Character.digit(line[k], 16);
+      if (digit < 0) {
+        return -1; // not an escape Jackson accepts: it reports the line malformed
+      }
+      code = code * 16 + digit;
+    }
+    return code;
   }
 
   /** The value at `token` as compact JSON text: numbers as written, strings escaped as orjson does. */
@@ -470,6 +578,7 @@ public final class EventCheck implements UDF1<byte[], Row> {
         break;
       case VALUE_NUMBER_INT:
       case VALUE_NUMBER_FLOAT:
+        checkNumber(parser, token);
         out.append(parser.getText());
         break;
       case VALUE_TRUE:
