@@ -21,14 +21,14 @@ kept only on the rows that fail, so what is stored is mostly the typed columns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ottlake.errors import JobError
-from schemas.contract import EVENT_FIELDS, LIMITS, E
+from schemas.contract import EVENT_FIELDS, E
 from schemas.tables import spark_event_schema
 from schemas.validate import Reason
 from spark_jobs.columns import EVENT_TIME, conform
@@ -87,12 +87,6 @@ QUARANTINE_SCHEMA = T.StructType(
     ]
 )
 
-# Python's datetime (hence pandas and DuckDB's Python API) ends at 9999-12-31: an
-# event_time beyond it could be written but not read back by the lake's users.
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MAX_EVENT_TIME_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
-_MIN_EVENT_TIME_MS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
-
 
 @dataclass(frozen=True)
 class BronzeResult:
@@ -146,8 +140,7 @@ def bronze(raw_lines: DataFrame, *, ingest_ts: datetime) -> BronzeResult:
     checked = lines.select(
         *(F.col(name) for name in lines.columns if name != LINE),
         (F.size(VIOLATIONS) == 0).alias(VALID),
-        # Only the quarantine needs the raw line: kept for those rows alone.
-        F.when(F.size(VIOLATIONS) > 0, F.col(LINE)).alias(LINE),
+        F.col(LINE),  # only on the rows that fail: the quarantine's
         F.monotonically_increasing_id().alias(_ROW_ID),
     ).observe(lines_seen, F.count(F.lit(1)).alias("rows_in"), F.count_if(~F.col(VALID)).alias("quarantined"))
     return settle(checked, lines_seen)
@@ -172,86 +165,41 @@ def settle(checked: DataFrame, lines_seen: Observation) -> BronzeResult:
 
 
 def check_lines(raw_lines: DataFrame, *, ingest_ts: datetime) -> DataFrame:
-    """Every input row, parsed once: the bronze columns, the raw line, its
-    violations (empty when valid) and a hash of the line for the dedup's ties."""
+    """Every input row, parsed once: the bronze columns, the raw line (only on rows
+    that fail), its violations (empty when valid) and a hash of the line for the
+    dedup's ties. The check (contract_checks: the contract, and player-events.md,
+    Time: received_ts falls back to the raw object's write time, event_time is
+    received_ts + (event_ts - sent_ts) or event_ts, the ingest window) is one
+    function call a line."""
     if ingest_ts.tzinfo is None:
         raise JobError("ingest_ts must be timezone-aware (the lake's times are UTC instants)")
     checks.register(raw_lines.sparkSession)
-    lines = raw_lines.select(LINE, SOURCE_OBJECT, OBJECT_TS_MS)
-    # One projection holds the check, so the function runs once a line: the next one
-    # reads its fields (Spark does not merge two projections when that would repeat
-    # a function call).
-    checked = lines.select("*", checks.check(F.col(LINE)).alias(_CHECK))
-    timed = checked.select("*", *_time_columns())
-    event_columns = [
-        F.col(_RECEIVED).alias(name) if name == E.received_ts else _checked(name).alias(name) for name in EVENT_FIELDS
-    ]
-    return timed.select(
-        *event_columns,
-        F.col(EVENT_TIME),
-        utc_date(F.col(EVENT_TIME)).alias(EVENT_DATE),
+    # The line itself goes no further than this projection (the check hands it back
+    # only when it fails): every row of the next ones is that much narrower.
+    checked = raw_lines.select(
+        F.col(SOURCE_OBJECT),
+        checks.check(F.col(LINE), F.col(OBJECT_TS_MS)).alias(_CHECK),
+        F.xxhash64(LINE).alias(_TIE_BREAK),
+    )
+    event_time = F.timestamp_millis(_checked(checks.EVENT_TIME_MS))
+    return checked.select(
+        *(_checked(name).alias(name) for name in EVENT_FIELDS),
+        event_time.alias(EVENT_TIME),
+        utc_date(event_time).alias(EVENT_DATE),
         F.col(SOURCE_OBJECT),
         F.lit(ingest_ts).alias(INGEST_TS),
-        F.col(LINE),
-        _with_time_violations(_checked(checks.VIOLATIONS)).alias(VIOLATIONS),
-        F.xxhash64(LINE).alias(_TIE_BREAK),
+        _checked(checks.REJECTED_LINE).cast(T.StringType()).alias(LINE),
+        _checked(checks.VIOLATIONS).alias(VIOLATIONS),
+        F.col(_TIE_BREAK),
     )
 
 
 _CHECK = "_check"
-_RECEIVED = "_received_ts"
-_OFFSET = "_offset_ms"
-_TIME_FIELDS = (E.event_ts, E.sent_ts, E.received_ts)
 
 
 def _checked(name: str) -> Column:
     """A field of the line's check (contract_checks.CHECK_TYPE)."""
     return F.col(f"{_CHECK}.{name}")
-
-
-def _time_columns() -> list[Column]:
-    """player-events.md, Time: the derived calendar time of each event.
-
-    received_ts: the line's value (the lake sink sets it from the Kinesis arrival
-    time), else the raw object's write time (Envelope, received_ts). The offset
-    event_time - received_ts is `event_ts - sent_ts` when sent_ts is there (the
-    device clock's error cancels out), else `event_ts - received_ts`; the window is
-    checked on the offset (_with_time_violations), so no sum can overflow before the
-    check. (A sent_ts that is there but not a valid integer is null here, and its
-    own violation keeps the window from being checked.)
-    """
-    event_ts = _checked(E.event_ts)
-    sent_ts = _checked(E.sent_ts)
-    received = F.coalesce(_checked(E.received_ts), F.col(OBJECT_TS_MS))
-    offset = F.when(sent_ts.isNotNull(), F.try_subtract(event_ts, sent_ts)).otherwise(F.try_subtract(event_ts, received))
-    event_time_ms = F.try_add(received, offset)
-    readable = event_time_ms.between(_MIN_EVENT_TIME_MS, _MAX_EVENT_TIME_MS)
-    return [
-        received.alias(_RECEIVED),
-        offset.alias(_OFFSET),
-        F.when(readable, F.timestamp_millis(event_time_ms)).alias(EVENT_TIME),
-    ]
-
-
-def _with_time_violations(contract: Column) -> Column:
-    """The contract's violations, plus player-events.md, Time: ingest quarantines an
-    event whose derived time is more than 5 minutes after received_ts or more than 72
-    hours before it (and one whose time no reader could hold); only checked when the
-    three time fields themselves are valid."""
-    times_valid = ~F.exists(contract, lambda v: v["field"].isin(*_TIME_FIELDS))
-    offset = F.col(_OFFSET)
-    in_future = times_valid & (offset > LIMITS.future_tolerance_ms)
-    too_late = times_valid & (offset < -LIMITS.max_lateness_ms)
-    unreadable = times_valid & offset.isNotNull() & ~in_future & ~too_late & F.col(EVENT_TIME).isNull()
-    rules = [
-        (E.event_ts, Reason.future_timestamp, F.coalesce(in_future, F.lit(False))),
-        (E.event_ts, Reason.too_late, F.coalesce(too_late, F.lit(False))),
-        (E.received_ts, Reason.out_of_range, F.coalesce(unreadable, F.lit(False))),
-    ]
-    found = [F.when(fires, F.struct(F.lit(field).alias("field"), F.lit(str(reason)).alias("reason")))
-             for field, reason, fires in rules]
-    any_fires = rules[0][2] | rules[1][2] | rules[2][2]
-    return F.when(any_fires, F.concat(contract, F.filter(F.array(*found), lambda v: v.isNotNull()))).otherwise(contract)
 
 
 def _in_reason_order(violations: Column) -> Column:

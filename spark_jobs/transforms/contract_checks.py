@@ -1,4 +1,4 @@
-"""The player-event contract, checked line by line in the JVM.
+"""The player-event contract and ingest's time window, checked line by line in the JVM.
 
 `schemas/player_event.schema.json` is the only place the rules live, and
 `schemas.validate` the only place their reason codes do. This module hands both, as
@@ -8,7 +8,9 @@ pass of Jackson's streaming parser: the typed fields, the unknown fields moved i
 `custom`, and every (field, reason) the line breaks, the same ones the Python
 validator reports (an agreement test runs both over one table of vectors and over
 random events: tests/unit/test_bronze_contract.py). A keyword EventCheck has no rule
-for fails `register`, so a rule is never silently left unenforced.
+for fails `register`, so a rule is never silently left unenforced. The same pass
+applies player-events.md, Time (the window ingest decides on the server's clock,
+which the Python validator cannot), with the limits of the schema's x-limits.
 
 Why one compiled pass. Before it, the rules were Spark column expressions over a
 typed `from_json` of the line, with exact views (VARIANTs, the key list) for the
@@ -23,13 +25,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from schemas.contract import event_schema
+from schemas.contract import LIMITS, E, event_schema
 from schemas.tables import spark_event_schema
 from schemas.validate import _DEFAULT_REASON, _FIELD_REASONS, _KEYWORD_REASONS, Reason
 from spark_jobs.spark import register_java_function
@@ -38,12 +41,27 @@ CHECK_FUNCTION = "ottlake_event_check"
 CHECK_CLASS = "io.ottlake.spark.EventCheck"
 
 WHOLE_FIELD = ""  # the `field` of a violation about the whole event, as in schemas.validate
+EVENT_TIME_MS = "event_time_ms"
 VIOLATIONS = "violations"
+REJECTED_LINE = "rejected_line"
 VIOLATION_TYPE = T.StructType([T.StructField("field", T.StringType()), T.StructField("reason", T.StringType())])
 VIOLATIONS_TYPE = T.ArrayType(VIOLATION_TYPE)
 # What EventCheck returns, by position: every contract field, typed (null when absent
-# or not of its type; custom with the unknown fields in it), then the violations.
-CHECK_TYPE = T.StructType([*spark_event_schema().fields, T.StructField(VIOLATIONS, VIOLATIONS_TYPE, False)])
+# or not of its type; custom with the unknown fields in it; received_ts filled from
+# the raw object's time), the derived event time, the violations, and the line's bytes
+# when it has a violation.
+CHECK_TYPE = T.StructType([
+    *spark_event_schema().fields,
+    T.StructField(EVENT_TIME_MS, T.LongType()),
+    T.StructField(VIOLATIONS, VIOLATIONS_TYPE, False),
+    T.StructField(REJECTED_LINE, T.BinaryType()),
+])
+
+# Python's datetime (hence pandas and DuckDB's Python API) ends at 9999-12-31: an
+# event_time beyond it could be written but not read back by the lake's users.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_EVENT_TIME_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
+MIN_EVENT_TIME_MS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
 
 
 def rulebook(schema: Mapping[str, Any] | None = None) -> str:
@@ -66,6 +84,20 @@ def rulebook(schema: Mapping[str, Any] | None = None) -> str:
             # would overwrite one of the two values; quarantined instead.
             "collision": str(Reason.invalid_value),
         },
+        # player-events.md, Time: a derived time more than 5 minutes after received_ts
+        # or more than 72 hours before it is quarantined at ingest (EventCheck.TimeRules).
+        "time": {
+            "event_ts": E.event_ts,
+            "sent_ts": E.sent_ts,
+            "received_ts": E.received_ts,
+            "future_tolerance_ms": LIMITS.future_tolerance_ms,
+            "max_lateness_ms": LIMITS.max_lateness_ms,
+            "min_event_time_ms": MIN_EVENT_TIME_MS,
+            "max_event_time_ms": MAX_EVENT_TIME_MS,
+            "future": str(Reason.future_timestamp),
+            "late": str(Reason.too_late),
+            "unreadable": str(Reason.out_of_range),
+        },
     })
 
 
@@ -75,6 +107,7 @@ def register(spark: SparkSession, *, schema: Mapping[str, Any] | None = None) ->
     register_java_function(spark, CHECK_FUNCTION, CHECK_CLASS, CHECK_TYPE, rulebook(schema))
 
 
-def check(line: Column) -> Column:
-    """The check of each NDJSON line in `line` (CHECK_TYPE); `register` first."""
-    return F.call_function(CHECK_FUNCTION, line.cast(T.BinaryType()))
+def check(line: Column, object_ts_ms: Column) -> Column:
+    """The check (CHECK_TYPE) of each NDJSON line in `line`, from a raw object written
+    at `object_ts_ms` (epoch ms); `register` first."""
+    return F.call_function(CHECK_FUNCTION, line.cast(T.BinaryType()), object_ts_ms)

@@ -23,7 +23,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.api.java.UDF1;
+import org.apache.spark.sql.api.java.UDF2;
 
 /**
  * Bronze's whole check of one raw NDJSON line, in one pass of Jackson's streaming
@@ -54,19 +54,23 @@ import org.apache.spark.sql.api.java.UDF1;
  *   <li>the size limit is on the bytes as received.
  * </ul>
  *
- * <p>The result, by position: each property of the schema, in the schema's order,
- * typed (integer: Long, string: String, boolean: Boolean, object: map of string to
- * string, custom with the unknown fields moved in), null when absent or not of its
- * type; then the violations, a list of (field, reason), empty for a valid event.
- * The time rules of player-events.md, Time need the raw object's time and stay in
- * Spark (spark_jobs/transforms/bronze.py).
+ * <p>The function takes the line and its raw object's write time (epoch ms), for
+ * the time rules of player-events.md, Time, which ingest decides (TimeRules; the
+ * rulebook's "time" gives their limits). The result, by position: each property of
+ * the schema, in the schema's order, typed (integer: Long, string: String, boolean:
+ * Boolean, object: map of string to string, custom with the unknown fields moved
+ * in), null when absent or not of its type, received_ts filled from the object's
+ * time when the line has none; then the derived event time (epoch ms; null when
+ * it cannot be derived or no reader could hold it), the violations, a list of
+ * (field, reason), empty for a valid event, and the line itself when it has a
+ * violation (null otherwise: only the quarantine keeps it).
  *
  * <p>Where it may differ from orjson, on purpose or not: integers of 2^63..2^64-1
  * are ints to orjson but do not fit the lake's long columns (wrong_type here; the
  * tests' DIVERGENCES); a nested object moved from an unknown field keeps a repeated
  * key twice in its text (nothing is lost).
  */
-public final class EventCheck implements UDF1<byte[], Row> {
+public final class EventCheck implements UDF2<byte[], Long, Row> {
   private static final long serialVersionUID = 1L;
 
   // One compiled contract per rulebook text and JVM: the executors rebuild it once.
@@ -87,15 +91,18 @@ public final class EventCheck implements UDF1<byte[], Row> {
   }
 
   @Override
-  public Row call(byte[] line) {
+  public Row call(byte[] line, Long objectTsMs) {
     if (line == null) {
       return null;
     }
     if (contract == null) {
       contract = CONTRACTS.computeIfAbsent(rulebook, Contract::compile);
     }
-    return contract.check(line);
+    return contract.check(line, objectTsMs);
   }
+
+  // After the contract's fields, by position: event_time_ms, violations, the line when rejected.
+  static final int EVENT_TIME = 0, VIOLATIONS = 1, REJECTED = 2, EXTRA = 3;
 
   // --- The JSON kinds a value can have -------------------------------------------------
 
@@ -178,6 +185,70 @@ public final class EventCheck implements UDF1<byte[], Row> {
     final List<Field> thenRequired = new ArrayList<>();
   }
 
+  /**
+   * player-events.md, Time, decided at ingest (the rulebook's "time"): received_ts
+   * is the line's, else the raw object's write time; the derived event time is
+   * received_ts + (event_ts - sent_ts) when sent_ts is there (the device clock's
+   * error cancels out), else event_ts; an offset event_time - received_ts beyond the
+   * window is quarantined, and so is a time no reader of the lake could hold. Only
+   * checked when the three time fields themselves are valid.
+   */
+  static final class TimeRules {
+    Field eventTs, sentTs, receivedTs;
+    long futureToleranceMs, maxLatenessMs, minEventTimeMs, maxEventTimeMs;
+    String future, late, unreadable;
+
+    /** Fills received_ts in `row`, reports into `found`; the event time (epoch ms) or null. */
+    Long judge(Object[] row, Long objectTsMs, List<Row> found) {
+      Long eventTs = (Long) row[this.eventTs.index];
+      Long sentTs = (Long) row[this.sentTs.index];
+      Long received = (Long) row[receivedTs.index];
+      if (received == null) {
+        received = objectTsMs;
+        row[receivedTs.index] = received;
+      }
+      Long offset = minus(eventTs, sentTs != null ? sentTs : received);
+      Long eventTime = offset == null || received == null ? null : plus(received, offset);
+      if (eventTime != null && (eventTime < minEventTimeMs || eventTime > maxEventTimeMs)) {
+        eventTime = null;
+      }
+      if (offset == null || !timesValid(found)) {
+        return eventTime;
+      }
+      if (offset > futureToleranceMs) {
+        found.add(violation(this.eventTs.name, future));
+      } else if (offset < -maxLatenessMs) {
+        found.add(violation(this.eventTs.name, late));
+      } else if (eventTime == null) {
+        found.add(violation(receivedTs.name, unreadable));
+      }
+      return eventTime;
+    }
+
+    private boolean timesValid(List<Row> found) {
+      for (Row violation : found) {
+        String field = violation.getString(0);
+        if (field.equals(eventTs.name) || field.equals(sentTs.name) || field.equals(receivedTs.name)) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    private static Long minus(Long a, Long b) {
+      if (a == null || b == null) {
+        return null;
+      }
+      long difference = a - b;
+      return ((a ^ b) & (a ^ difference)) < 0 ? null : difference; // null on overflow
+    }
+
+    private static Long plus(long a, long b) {
+      long sum = a + b;
+      return ((a ^ sum) & (b ^ sum)) < 0 ? null : sum; // null on overflow
+    }
+  }
+
   static final class Contract {
     final Field[] fields;
     final Map<String, Field> byName = new HashMap<>();
@@ -189,6 +260,7 @@ public final class EventCheck implements UDF1<byte[], Row> {
     String customKeysReason, customCountReason, customTypeReason, customLengthReason;
     long maxEventBytes;
     String malformed, notAnObject, tooLarge, missing, collision;
+    TimeRules time;
 
     private Contract(int size) {
       fields = new Field[size];
@@ -204,24 +276,24 @@ public final class EventCheck implements UDF1<byte[], Row> {
       return new Compiler(book).compile();
     }
 
-    Row check(byte[] line) {
+    Row check(byte[] line, Long objectTsMs) {
       int end = line.length;
       while (end > 0 && (line[end - 1] == '\n' || line[end - 1] == '\r')) {
         end--;
       }
       if (!plainUtf8(line, end) || badSurrogateEscape(line, end)) {
-        return whole(malformed);
+        return whole(line, malformed);
       }
       Value[] values = new Value[fields.length];
       LinkedHashMap<String, String> unknown = null;
       try (JsonParser parser = JSON.createParser(line, 0, end)) {
         JsonToken token = parser.nextToken();
         if (token == null) {
-          return whole(malformed);
+          return whole(line, malformed);
         }
         if (token != JsonToken.START_OBJECT) {
           skip(parser, token);
-          return whole(parser.nextToken() == null ? notAnObject : malformed);
+          return whole(line, parser.nextToken() == null ? notAnObject : malformed);
         }
         while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
           String name = parser.currentName();
@@ -241,15 +313,16 @@ public final class EventCheck implements UDF1<byte[], Row> {
           }
         }
         if (parser.nextToken() != null) {
-          return whole(malformed);
+          return whole(line, malformed);
         }
       } catch (IOException | RuntimeException e) {
-        return whole(malformed);
+        return whole(line, malformed);
       }
-      return judge(values, unknown, end);
+      return judge(line, objectTsMs, values, unknown, end);
     }
 
-    private Row judge(Value[] values, LinkedHashMap<String, String> unknown, int size) {
+    private Row judge(byte[] line, Long objectTsMs, Value[] values, LinkedHashMap<String, String> unknown,
+        int size) {
       List<Row> found = new ArrayList<>(0);
       for (Field field : required) {
         if (values[field.index] == null) {
@@ -282,12 +355,14 @@ public final class EventCheck implements UDF1<byte[], Row> {
       if (size > maxEventBytes) {
         found.add(violation("", tooLarge));
       }
-      Object[] row = new Object[fields.length + 1];
+      Object[] row = new Object[fields.length + EXTRA];
       for (Field field : fields) {
         Value value = values[field.index];
         row[field.index] = field == custom ? folded : value == null ? null : field.typed(value);
       }
-      row[fields.length] = found.isEmpty() ? Collections.emptyList() : found;
+      row[fields.length + EVENT_TIME] = time.judge(row, objectTsMs, found);
+      row[fields.length + VIOLATIONS] = found.isEmpty() ? Collections.emptyList() : found;
+      row[fields.length + REJECTED] = found.isEmpty() ? null : line;
       return RowFactory.create(row);
     }
 
@@ -358,9 +433,10 @@ public final class EventCheck implements UDF1<byte[], Row> {
       }
     }
 
-    private Row whole(String reason) {
-      Object[] row = new Object[fields.length + 1];
-      row[fields.length] = Collections.singletonList(violation("", reason));
+    private Row whole(byte[] line, String reason) {
+      Object[] row = new Object[fields.length + EXTRA];
+      row[fields.length + VIOLATIONS] = Collections.singletonList(violation("", reason));
+      row[fields.length + REJECTED] = line;
       return RowFactory.create(row);
     }
   }
@@ -635,8 +711,10 @@ public final class EventCheck implements UDF1<byte[], Row> {
     private final JsonNode fieldReasons;
     private final JsonNode reasons;
     private final String defaultReason;
+    private final JsonNode timeSpec;
 
     Compiler(JsonNode book) {
+      timeSpec = need(book, "time");
       schema = need(book, "schema");
       keywordReasons = need(book, "keyword_reasons");
       fieldReasons = need(book, "field_reasons");
@@ -714,7 +792,31 @@ public final class EventCheck implements UDF1<byte[], Row> {
       contract.tooLarge = need(reasons, "too_large").asText();
       contract.missing = need(reasons, "missing").asText();
       contract.collision = need(reasons, "collision").asText();
+      contract.time = time(contract, timeSpec);
       return contract;
+    }
+
+    private static TimeRules time(Contract contract, JsonNode spec) {
+      TimeRules time = new TimeRules();
+      time.eventTs = integerField(contract, need(spec, "event_ts").asText());
+      time.sentTs = integerField(contract, need(spec, "sent_ts").asText());
+      time.receivedTs = integerField(contract, need(spec, "received_ts").asText());
+      time.futureToleranceMs = need(spec, "future_tolerance_ms").asLong();
+      time.maxLatenessMs = need(spec, "max_lateness_ms").asLong();
+      time.minEventTimeMs = need(spec, "min_event_time_ms").asLong();
+      time.maxEventTimeMs = need(spec, "max_event_time_ms").asLong();
+      time.future = need(spec, "future").asText();
+      time.late = need(spec, "late").asText();
+      time.unreadable = need(spec, "unreadable").asText();
+      return time;
+    }
+
+    private static Field integerField(Contract contract, String name) {
+      Field field = field(contract, name);
+      if (field.type != INTEGER) {
+        throw new IllegalArgumentException("the time rules need " + name + " to be an integer field");
+      }
+      return field;
     }
 
     private static Field field(Contract contract, String name) {
