@@ -242,7 +242,7 @@ def duplicate_winners(events: DataFrame) -> DataFrame:
     aggregated by value), then the copies of those ids alone (a few per cent of the
     rows; a hash shared by two different ids only brings both in), grouped by id.
     Grouping every row by (id, order key) at once moved ~140 bytes a row."""
-    id_hash = F.xxhash64(E.event_id)
+    id_hash = _id_hash(F.col(E.event_id))
     repeated = (
         events.groupBy(id_hash.alias(_ID_HASH)).count()
         .filter(F.col("count") > 1)
@@ -254,6 +254,11 @@ def duplicate_winners(events: DataFrame) -> DataFrame:
         .agg(F.count(F.lit(1)).alias(_COPIES), F.min(_copy_order()).alias(_WINNER))
         .filter(F.col(_COPIES) > 1)
     )
+
+
+def _id_hash(event_id: Column) -> Column:
+    """The dedup's first grouping key: ids that share it are told apart by the second."""
+    return F.xxhash64(event_id)
 
 
 def first_copies(events: DataFrame, winners: DataFrame) -> DataFrame:

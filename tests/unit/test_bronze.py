@@ -308,3 +308,21 @@ def test_ties_in_one_object_keep_the_same_copy_whatever_the_input_order(spark) -
         ).repartition(2)
         kept.append([row[E.cdn] for row in bronze(raw, ingest_ts=INGEST_TS).events.collect()])
     assert len(kept[0]) == 1 and kept[0] == kept[1]
+
+
+def test_ids_that_share_a_hash_are_still_told_apart(spark, ran: Ran, monkeypatch) -> None:
+    """The dedup groups by a 64-bit hash of the id first: with every id hashed alike
+    (a collision everywhere), the same copies win."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs.transforms import bronze as transform
+
+    monkeypatch.setattr(transform, "_id_hash", lambda _: F.lit(0).cast("long"))
+    raw = spark.createDataFrame(
+        [(line.text, line.source_object, line.object_ts_ms) for line in LINES],
+        "line string, source_object string, object_ts_ms long",
+    )
+    result = transform.bronze(raw, ingest_ts=INGEST_TS)
+    events = {row[E.event_id]: row.asDict(recursive=True) for row in result.events.collect()}
+    assert events == ran.events
+    assert result.counts() == ran.counts
