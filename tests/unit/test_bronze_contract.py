@@ -1,4 +1,4 @@
-"""Bronze's Spark rules and the Python validator reject the same lines, for the same
+"""Bronze's line check (EventCheck) and the Python validator reject the same lines, for the same
 reasons, field by field.
 
 One table of vectors (raw NDJSON lines with the exact set of (field, reason) each
@@ -169,7 +169,7 @@ VECTORS: list[tuple[str, str, set[tuple[str, str]]]] = [
     ("custom_value_number", line(custom={"k": 1, "ok": "v"}), V(("custom.k", R.wrong_type))),
     ("custom_value_null", line(custom={"k": None}), V(("custom.k", R.wrong_type))),
     ("custom_value_object", line(custom={"k": {"x": "y" * 2000}}), V(("custom.k", R.wrong_type))),
-    # objects with duplicate keys (Spark's VARIANT refuses them; Python keeps the last)
+    # objects with duplicate keys (Python's dict keeps the last value; so does EventCheck)
     ("string_as_object_with_duplicate_keys", line()[:-1] + ',"cdn":{"a":1,"a":2}}', V((E.cdn, R.wrong_type))),
     ("int_as_object_with_duplicate_keys", line()[:-1] + ',"buffer_ms":{"a":1,"a":2}}', V((E.buffer_ms, R.wrong_type))),
     (
@@ -252,7 +252,7 @@ DIVERGENCES: list[tuple[str, str, set[tuple[str, str]], set[tuple[str, str]]]] =
 
 def fold_unknown_fields(event: dict[str, Any]) -> tuple[dict[str, Any], list[Violation]]:
     """The unknown-field rule in Python (the reference for the collector): the
-    same as spark_jobs.transforms.contract_checks.fold_unknown_fields."""
+    same as EventCheck's (spark_jobs/java/io/ottlake/spark/EventCheck.java)."""
     unknown = {name: value for name, value in event.items() if name not in EVENT_FIELDS}
     if not unknown:
         return event, []
