@@ -138,9 +138,8 @@ def bronze(raw_lines: DataFrame, *, ingest_ts: datetime) -> BronzeResult:
     # expression into the condition (minutes of planning, and the parse evaluated twice).
     lines = check_lines(raw_lines, ingest_ts=ingest_ts)
     checked = lines.select(
-        *(F.col(name) for name in lines.columns if name != LINE),
+        *lines.columns,  # the raw line only on the rows that fail: the quarantine's
         (F.size(VIOLATIONS) == 0).alias(VALID),
-        F.col(LINE),  # only on the rows that fail: the quarantine's
         F.monotonically_increasing_id().alias(_ROW_ID),
     ).observe(lines_seen, F.count(F.lit(1)).alias("rows_in"), F.count_if(~F.col(VALID)).alias("quarantined"))
     return settle(checked, lines_seen)

@@ -167,20 +167,9 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
     }
   }
 
-  /** One property's test in an allOf branch's `if`. */
-  static final class Condition {
-    final Field field;
-    final FieldRule fails;
-
-    Condition(Field field, FieldRule fails) {
-      this.field = field;
-      this.fails = fails;
-    }
-  }
-
   /** allOf: if every condition holds (and its required fields are there), then these are required. */
   static final class Conditional {
-    final List<Condition> conditions = new ArrayList<>();
+    final Map<Field, FieldRule> conditions = new LinkedHashMap<>(); // each property's test in `if`
     final List<Field> ifRequired = new ArrayList<>();
     final List<Field> thenRequired = new ArrayList<>();
   }
@@ -372,10 +361,10 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
           return false;
         }
       }
-      for (Condition condition : branch.conditions) {
-        Value value = values[condition.field.index];
+      for (Map.Entry<Field, FieldRule> condition : branch.conditions.entrySet()) {
+        Value value = values[condition.getKey().index];
         // if/properties: an absent property passes (the branch's `required` decides).
-        if (value != null && condition.fails.breaks(value)) {
+        if (value != null && condition.getValue().breaks(value)) {
           return false;
         }
       }
@@ -933,7 +922,7 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
         } else {
           throw new IllegalArgumentException(where + " has no rule in EventCheck");
         }
-        out.conditions.add(new Condition(field, fails));
+        out.conditions.put(field, fails);
       }
       for (JsonNode name : condition.get("required")) {
         out.ifRequired.add(field(contract, name.asText()));
