@@ -69,8 +69,8 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         # after it start from a file scan instead of the checks' large projection.
         result.checked.write.mode("overwrite").parquet(staging)
         result = result.staged(spark.read.parquet(staging))
-        # The dedup's winners, kept: the counts, the gate and the append read them.
-        winners = result.winners.persist(StorageLevel.MEMORY_AND_DISK)
+        # The dedup's losing copies, kept: the counts, the gate and the append read them.
+        losers = result.losers.persist(StorageLevel.MEMORY_AND_DISK)
         events = result.events
         try:
             counts = result.counts()
@@ -96,7 +96,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
             )
             inserted = _inserted(spark, lake.bronze, counts["bronze"])
         finally:
-            winners.unpersist()
+            losers.unpersist()
 
     previous = state.read_mark(spark, lake, JOB).watermark_ms
     watermark = max(w for w in (previous, summary["watermark"]) if w is not None) if (

@@ -7,11 +7,14 @@ reasons), or the duplicates, and `BronzeResult.counts` proves it.
 
 Cost: one pass over the lines, each checked by one compiled function
 (contract_checks: EventCheck, in ottlake's jar; no Python per line), and the
-dedup's narrow shuffles: a 64-bit hash of each id, then the copies of the repeated
-ids alone, grouped by (event_id, order key), to find the copy that wins; the winners
-(a few per cent of the ids) are joined back, broadcast, so the wide rows never
-move. A window by event_id over the whole rows shuffled all of them (at 1M events:
-~4 s of ~27). The counts are observed while the outputs run, no job of their own.
+dedup's narrow shuffles: a 64-bit hash of each id (computed in that pass), then the
+copies of the repeated ids alone, ranked by event_id, to find the copies that
+lose; the losers (a few per cent of the rows) are named by their row id, a long,
+and anti-joined, broadcast, so the wide rows never move. A window by event_id over
+the whole rows shuffled all of them (at 1M events: ~4 s of ~27), and joining the
+winners back by event_id compared a string and a struct on every row (at 10M
+events, a count of the events took 8 s). The counts are observed while the outputs
+run, no job of their own.
 Each output is lazy: writing `events` and `quarantine` as two actions parses the
 input twice, unless the job stores `BronzeResult.checked` first (both are built on
 it) and takes the outputs of what it stored (`BronzeResult.staged`); the raw line is
@@ -23,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pyspark.sql import Column, DataFrame, Observation
+from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -50,10 +53,8 @@ VIOLATIONS = "violations"
 
 _TIE_BREAK = "_line_hash"
 _ROW_ID = "_row_id"  # last tie-break: the same line twice in one object
-_FIRST = "_first"
-_WINNER = "_winner"
 _ID_HASH = "_id_hash"
-_COPIES = "_copies"
+_RANK = "_rank"
 VALID = "_valid"
 
 
@@ -95,7 +96,7 @@ class BronzeResult:
     `checked` is every input row with its bronze columns and violations, the parent
     of both outputs: storing it (and taking `staged` outputs) makes the job parse
     the input once for both.
-    `winners` is, for each event_id with more than one copy, the copy that wins;
+    `losers` is the row id of every copy that loses to another of its event_id;
     small, and broadcast into `events`: persisting it (after `checked`) keeps the
     dedup's shuffles from running again for the counts and the append.
     """
@@ -103,7 +104,7 @@ class BronzeResult:
     events: DataFrame
     quarantine: DataFrame
     checked: DataFrame
-    winners: DataFrame
+    losers: DataFrame
     lines_seen: Observation
 
     def staged(self, checked: DataFrame) -> BronzeResult:
@@ -114,12 +115,12 @@ class BronzeResult:
     def counts(self) -> dict[str, int]:
         """rows_in, bronze, quarantined, duplicates: rows_in and quarantined observed
         while `checked` was first computed (no Spark job of their own), duplicates
-        counted from `winners` (the copies beyond the first of each event_id), and
+        counted from `losers` (the copies beyond the first of each event_id), and
         bronze what is left, so that rows_in == bronze + quarantined + duplicates.
 
         Call it after `checked` has been computed: Spark's Observation waits for it."""
         seen = self.lines_seen.get
-        duplicates = self.winners.agg(F.sum(F.col(_COPIES) - 1)).first()[0] or 0
+        duplicates = self.losers.count()
         return {
             "rows_in": seen["rows_in"],
             "bronze": seen["rows_in"] - seen["quarantined"] - duplicates,
@@ -150,23 +151,23 @@ def settle(checked: DataFrame, lines_seen: Observation) -> BronzeResult:
     once the job has stored them (`BronzeResult.staged`)."""
     is_valid = F.col(VALID)
     bronze_columns = [F.col(field.name) for field in BRONZE_SCHEMA.fields]
-    valid = checked.filter(is_valid).select(*bronze_columns, _TIE_BREAK, _ROW_ID)
-    winners = duplicate_winners(valid)
-    events = first_copies(valid, winners)
+    valid = checked.filter(is_valid).select(*bronze_columns, _TIE_BREAK, _ROW_ID, _ID_HASH)
+    losers = losing_copies(valid)
+    events = first_copies(valid, losers)
     quarantine = checked.filter(~is_valid).transform(_quarantine_rows)
     return BronzeResult(
         events=conform(events, BRONZE_SCHEMA),
         quarantine=conform(quarantine, QUARANTINE_SCHEMA),
         checked=checked,
-        winners=winners,
+        losers=losers,
         lines_seen=lines_seen,
     )
 
 
 def check_lines(raw_lines: DataFrame, *, ingest_ts: datetime) -> DataFrame:
     """Every input row, parsed once: the bronze columns, the raw line (only on rows
-    that fail), its violations (empty when valid) and a hash of the line for the
-    dedup's ties. The check (contract_checks: the contract, and player-events.md,
+    that fail), its violations (empty when valid), and for the dedup a hash of the
+    id (its first grouping) and of the line (its ties). The check (contract_checks: the contract, and player-events.md,
     Time: received_ts falls back to the raw object's write time, event_time is
     received_ts + (event_ts - sent_ts) or event_ts, the ingest window) is one
     function call a line."""
@@ -190,6 +191,7 @@ def check_lines(raw_lines: DataFrame, *, ingest_ts: datetime) -> DataFrame:
         _checked(checks.REJECTED_LINE).cast(T.StringType()).alias(LINE),
         _checked(checks.VIOLATIONS).alias(VIOLATIONS),
         F.col(_TIE_BREAK),
+        _id_hash(_checked(E.event_id)).alias(_ID_HASH),
     )
 
 
@@ -224,35 +226,27 @@ def _quarantine_rows(rejected: DataFrame) -> DataFrame:
     )
 
 
-def _copy_order() -> Column:
+def _copy_order() -> list[Column]:
     """player-events.md, Delivery: the first copy by received_ts wins; equal
     received_ts fall to the raw object's key, then to a hash of the line, so that
     the same input always keeps the same copy, then to the row (the same line twice
     in one object: either copy)."""
-    return F.struct(E.received_ts, SOURCE_OBJECT, _TIE_BREAK, _ROW_ID)
+    return [F.col(E.received_ts), F.col(SOURCE_OBJECT), F.col(_TIE_BREAK), F.col(_ROW_ID)]
 
 
-def duplicate_winners(events: DataFrame) -> DataFrame:
-    """(event_id, its number of copies, the winning copy's order key) for every
-    event_id with more than one copy.
+def losing_copies(events: DataFrame) -> DataFrame:
+    """The row id (`_row_id`) of every copy that loses to another of its event_id.
 
     In two steps, so that the shuffle that sees every row is as narrow as it can
     be: the 64-bit hashes of the ids that occur more than once (a long a row,
-    aggregated by value), then the copies of those ids alone (a few per cent of the
-    rows; a hash shared by two different ids only brings both in), grouped by id.
-    Grouping every row by (id, order key) at once moved ~140 bytes a row."""
-    id_hash = _id_hash(F.col(E.event_id))
-    repeated = (
-        events.groupBy(id_hash.alias(_ID_HASH)).count()
-        .filter(F.col("count") > 1)
-        .select(_ID_HASH)
-    )
-    copies = events.join(repeated, on=id_hash == repeated[_ID_HASH], how="left_semi")
-    return (
-        copies.groupBy(E.event_id)
-        .agg(F.count(F.lit(1)).alias(_COPIES), F.min(_copy_order()).alias(_WINNER))
-        .filter(F.col(_COPIES) > 1)
-    )
+    computed by check_lines, aggregated by value), then the copies of those ids
+    alone (a few per cent of the rows; a hash shared by two different ids only
+    brings both in), ranked by event_id. Grouping every row by (id, order key) at
+    once moved ~140 bytes a row."""
+    repeated = events.groupBy(_ID_HASH).count().filter(F.col("count") > 1).select(_ID_HASH)
+    copies = events.join(repeated, on=_ID_HASH, how="left_semi")
+    rank = F.row_number().over(Window.partitionBy(E.event_id).orderBy(*_copy_order()))
+    return copies.select(_ROW_ID, rank.alias(_RANK)).filter(F.col(_RANK) > 1).select(_ROW_ID)
 
 
 def _id_hash(event_id: Column) -> Column:
@@ -260,14 +254,12 @@ def _id_hash(event_id: Column) -> Column:
     return F.xxhash64(event_id)
 
 
-def first_copies(events: DataFrame, winners: DataFrame) -> DataFrame:
-    """`events` without the copies that lose to another of the same event_id
-    (`winners`, from duplicate_winners). `winners` is broadcast: the wide rows are
-    never shuffled. (Its size is bounded by the run's duplicated ids, ~150 bytes
-    each: a million of them is ~150 MB on a 4 GiB driver.)"""
-    is_first = F.col(_WINNER).isNull() | (_copy_order() == F.col(_WINNER))
+def first_copies(events: DataFrame, losers: DataFrame) -> DataFrame:
+    """`events` without the copies that lose (`losers`, from losing_copies), by row
+    id. `losers` is broadcast: the wide rows are never shuffled. (Its size is
+    bounded by the run's duplicate copies, a long each: ten million of them is
+    ~160 MB on a 8 GiB driver.)"""
     return (
-        events.join(F.broadcast(winners.drop(_COPIES)), on=E.event_id, how="left")
-        .filter(is_first)
-        .drop(_WINNER, _TIE_BREAK, _ROW_ID)
+        events.join(F.broadcast(losers), on=_ROW_ID, how="left_anti")
+        .drop(_TIE_BREAK, _ROW_ID, _ID_HASH)
     )
