@@ -80,7 +80,3 @@ class Lake:
 
     def state(self, name: str) -> str:
         return self.path("_state", name)
-
-    def scratch(self, job: str) -> str:
-        """A job's intermediate files while it runs (removed when it ends)."""
-        return self.path("_state", "scratch", job)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from spark_jobs import jars
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import DataType
 
 Mode = Literal["local", "emr"]
@@ -102,8 +102,34 @@ def register_java_function(spark: SparkSession, name: str, class_name: str, retu
     """Make the Java function `class_name` (in ottlake's jar), built with `args`,
     callable as `name`; JobError when the session does not have the jar, or when
     the class refuses `args` (its message says why)."""
-    from py4j.java_gateway import JavaClass
     from pyspark.errors.exceptions.captured import CapturedException
+
+    from ottlake.errors import JobError
+
+    java_class = _java_class(spark, class_name)
+    try:
+        function = java_class(*args)
+    except CapturedException as exc:  # what PySpark makes of the constructor's exception
+        raise JobError(f"{class_name}: {str(exc).splitlines()[0]}") from None
+    spark._jsparkSession.udf().register(name, function, spark._jsparkSession.parseDataType(return_type.json()))
+
+
+def shuffle_stage(frame: DataFrame, *columns: str) -> DataFrame:
+    """`frame` computed now, once, hash-partitioned by `columns` and kept as the
+    shuffle's files; the frame returned reads them (ShuffleStage.java: why, and how
+    it compares with persisting or storing Parquet). An action: the rows are
+    computed by this call."""
+    from pyspark.sql import DataFrame as Frame
+
+    spark = frame.sparkSession
+    stage = _java_class(spark, "io.ottlake.spark.ShuffleStage")
+    return Frame(stage.of(frame.repartition(*columns)._jdf), spark)
+
+
+def _java_class(spark: SparkSession, class_name: str) -> Any:
+    """The class `class_name` of ottlake's jar, through py4j; JobError when the
+    session does not have the jar."""
+    from py4j.java_gateway import JavaClass
 
     from ottlake.errors import JobError
 
@@ -115,11 +141,7 @@ def register_java_function(spark: SparkSession, name: str, class_name: str, retu
             f"{class_name} is not on the session's class path: ottlake's jar is missing (local: run "
             f"`{jars.BUILD_COMMAND}`; EMR: pass it to spark-submit with --jars)"
         )
-    try:
-        function = java_class(*args)
-    except CapturedException as exc:  # what PySpark makes of the constructor's exception
-        raise JobError(f"{class_name}: {str(exc).splitlines()[0]}") from None
-    spark._jsparkSession.udf().register(name, function, spark._jsparkSession.parseDataType(return_type.json()))
+    return java_class
 
 
 def build_session(

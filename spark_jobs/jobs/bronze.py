@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from quality import frames
 from quality.gate import GateRun, check
@@ -23,15 +22,16 @@ from quality.suites import BRONZE, RAW
 from schemas.contract import E
 from spark_jobs import delta_io, raw, state
 from spark_jobs.columns import EVENT_TIME
-from spark_jobs.jobs.common import StageReport, Window, run_job, scratch_folder
+from spark_jobs.jobs.common import StageReport, Window, run_job
 from spark_jobs.lake import Lake
+from spark_jobs.spark import shuffle_stage
 from spark_jobs.transforms.bronze import (
     BRONZE_SCHEMA,
     EVENT_DATE,
+    ID_HASH,
     LINE,
     QUARANTINE_SCHEMA,
     SOURCE_OBJECT,
-    VALID,
     bronze,
 )
 
@@ -60,56 +60,47 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
 
     ingest_ts = datetime.now(UTC)
     result = bronze(raw.read_lines(spark, lake.raw, todo), ingest_ts=ingest_ts)
-    with scratch_folder(spark, lake.scratch(JOB)) as staging:
-        # Parse and check the input once: the checked rows (typed columns; the raw
-        # line only on rejected rows) are stored as Parquet, and everything after
-        # reads them. Stored, not cached: at 3M events filling Spark's cache cost
-        # 20 s over the checks, writing Parquet 10 s, and reading a few of its
-        # columns back (the dedup's, the dates) costs next to nothing; the plans
-        # after it start from a file scan instead of the checks' large projection.
-        result.checked.write.mode("overwrite").parquet(staging)
-        result = result.staged(spark.read.parquet(staging))
-        # The dedup's losing copies, kept: the counts, the gate and the append read them.
-        losers = result.losers.persist(StorageLevel.MEMORY_AND_DISK)
-        events = result.events
-        try:
-            counts = result.counts()
-            # The watermark is the largest received_ts seen (a losing copy's too);
-            # the dates bound the MERGE's partition pruning.
-            summary = result.checked.filter(VALID).agg(
-                F.max(E.received_ts).alias("watermark"), F.collect_set(EVENT_DATE).alias("dates")).first()
-            dates = summary["dates"]
-            if counts["quarantined"]:  # else nothing to write
-                delta_io.merge_rows(spark, lake.quarantine, result.quarantine, keys=[SOURCE_OBJECT, LINE],
-                                    inserted_only=True)
-            # The gates, before bronze is written: the run's counts (quarantine share),
-            # then the events. The quarantine is kept either way: it holds the evidence.
-            run_counts = frames.run_counts(spark, counts)
-            report.add_gate(check(lake, suite=RAW.name, frame=run_counts, run=gates))
-            report.add_gate(check(lake, suite=BRONZE.name, frame=events, run=gates))
-            # A later copy of an event may carry a slightly different derived time:
-            # look a day either side of the dates this run touches.
-            around = sorted({d + timedelta(days=k) for d in dates for k in (-1, 0, 1)})
-            delta_io.merge_rows(
-                spark, lake.bronze, events, keys=[E.event_id], prune={EVENT_DATE: around},
-                inserted_only=True, update_when=f"s.`{E.received_ts}` < t.`{E.received_ts}`",
-            )
-            inserted = _inserted(spark, lake.bronze, counts["bronze"])
-        finally:
-            losers.unpersist()
+    # Parse and check the input once: every query after reads the checked rows back
+    # from the shuffle files this writes (spark.shuffle_stage), partitioned by the
+    # dedup's id hash. Stored as Parquet instead, the rows were encoded twice (here and
+    # in bronze's own files): at 3M events the Parquet cost 7-10 s over the checks,
+    # the shuffle files about nothing; persisted in Spark's cache, 20 s.
+    result = result.staged(shuffle_stage(result.checked, ID_HASH))
+    # The dedup's losing copies, kept: the tally, the gate and the append read them.
+    losers = result.losers.persist(StorageLevel.MEMORY_AND_DISK)
+    events = result.events
+    try:
+        tally = result.tally()
+        if tally.quarantined:  # else nothing to write
+            delta_io.merge_rows(spark, lake.quarantine, result.quarantine, keys=[SOURCE_OBJECT, LINE],
+                                inserted_only=True)
+        # The gates, before bronze is written: the run's counts (quarantine share),
+        # then the events. The quarantine is kept either way: it holds the evidence.
+        run_counts = frames.run_counts(spark, tally.counts())
+        report.add_gate(check(lake, suite=RAW.name, frame=run_counts, run=gates))
+        report.add_gate(check(lake, suite=BRONZE.name, frame=events, run=gates))
+        # A later copy of an event may carry a slightly different derived time:
+        # look a day either side of the dates this run touches.
+        around = sorted({d + timedelta(days=k) for d in tally.dates for k in (-1, 0, 1)})
+        delta_io.merge_rows(
+            spark, lake.bronze, events, keys=[E.event_id], prune={EVENT_DATE: around},
+            inserted_only=True, update_when=f"s.`{E.received_ts}` < t.`{E.received_ts}`",
+        )
+        inserted = _inserted(spark, lake.bronze, tally.bronze)
+    finally:
+        losers.unpersist()
 
     previous = state.read_mark(spark, lake, JOB).watermark_ms
-    watermark = max(w for w in (previous, summary["watermark"]) if w is not None) if (
-        previous is not None or summary["watermark"] is not None) else None
+    watermark = max((w for w in (previous, tally.watermark_ms) if w is not None), default=None)
     state.record_objects(spark, lake, todo, run_id=ingest_ts.isoformat(), at=ingest_ts.replace(tzinfo=None))
     state.write_mark(spark, lake, JOB, state.Mark(-1, watermark), at=ingest_ts.replace(tzinfo=None))
     report.counts = {
         "objects": len(todo),
-        "rows_in": counts["rows_in"],
+        "rows_in": tally.rows_in,
         "bronze": inserted,
-        "quarantined": counts["quarantined"],
+        "quarantined": tally.quarantined,
         # in this run, and copies of events an earlier run already has
-        "duplicates": counts["duplicates"] + (counts["bronze"] - inserted),
+        "duplicates": tally.duplicates + (tally.bronze - inserted),
     }
     return report
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,6 @@ from ottlake.errors import ConfigError, OttlakeError
 from spark_jobs.lake import Lake
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
 
     from quality.gate import GateOutcome
 
@@ -114,23 +112,3 @@ def utc_now() -> datetime:
     from datetime import UTC
 
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-@contextmanager
-def scratch_folder(spark: SparkSession, path: str) -> Iterator[str]:
-    """`path` as an empty folder for a job's intermediate files, removed when the
-    block ends, failed or not; one a killed run left behind is removed first
-    (one batch writes a lake at a time). Through Hadoop's FileSystem: a local
-    folder or S3 alike."""
-    _remove(spark, path)
-    try:
-        yield path
-    finally:
-        _remove(spark, path)
-
-
-def _remove(spark: SparkSession, path: str) -> None:
-    from spark_jobs.spark import hadoop_path
-
-    filesystem, target = hadoop_path(spark, path)
-    filesystem.delete(target, True)

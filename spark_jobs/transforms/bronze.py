@@ -24,9 +24,9 @@ kept only on the rows that fail, so what is stored is mostly the typed columns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from pyspark.sql import Column, DataFrame, Observation, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -53,7 +53,7 @@ VIOLATIONS = "violations"
 
 _TIE_BREAK = "_line_hash"
 _ROW_ID = "_row_id"  # last tie-break: the same line twice in one object
-_ID_HASH = "_id_hash"
+ID_HASH = _ID_HASH = "_id_hash"  # the dedup's first key: the job stores the checked rows by it
 _RANK = "_rank"
 VALID = "_valid"
 
@@ -98,55 +98,72 @@ class BronzeResult:
     the input once for both.
     `losers` is the row id of every copy that loses to another of its event_id;
     small, and broadcast into `events`: persisting it (after `checked`) keeps the
-    dedup's shuffles from running again for the counts and the append.
+    dedup's shuffles from running again for the tally and the append.
     """
 
     events: DataFrame
     quarantine: DataFrame
     checked: DataFrame
     losers: DataFrame
-    lines_seen: Observation
 
     def staged(self, checked: DataFrame) -> BronzeResult:
-        """The same outputs from `checked` as stored and read back (after the
-        action that stored it, which the counts were observed on)."""
-        return settle(checked, self.lines_seen)
+        """The same outputs from `checked` as stored and read back."""
+        return settle(checked)
+
+    def tally(self) -> Tally:
+        """Where the lines went, and what the valid ones say of time: one pass over
+        `checked` (cheap once it is stored) and a count of `losers`."""
+        valid = F.col(VALID)
+        row = self.checked.agg(
+            F.count(F.lit(1)).alias("rows_in"),
+            F.count_if(~valid).alias("quarantined"),
+            F.max(F.when(valid, F.col(E.received_ts))).alias("watermark_ms"),
+            F.collect_set(F.when(valid, F.col(EVENT_DATE))).alias("dates"),
+        ).first()
+        return Tally(rows_in=row["rows_in"], quarantined=row["quarantined"], duplicates=self.losers.count(),
+                     watermark_ms=row["watermark_ms"], dates=tuple(sorted(row["dates"])))
 
     def counts(self) -> dict[str, int]:
-        """rows_in, bronze, quarantined, duplicates: rows_in and quarantined observed
-        while `checked` was first computed (no Spark job of their own), duplicates
-        counted from `losers` (the copies beyond the first of each event_id), and
-        bronze what is left, so that rows_in == bronze + quarantined + duplicates.
+        return self.tally().counts()
 
-        Call it after `checked` has been computed: Spark's Observation waits for it."""
-        seen = self.lines_seen.get
-        duplicates = self.losers.count()
-        return {
-            "rows_in": seen["rows_in"],
-            "bronze": seen["rows_in"] - seen["quarantined"] - duplicates,
-            "quarantined": seen["quarantined"],
-            "duplicates": duplicates,
-        }
+
+@dataclass(frozen=True)
+class Tally:
+    """Every input line is in bronze, the quarantine or the duplicates (the copies
+    beyond the first of each event_id): bronze is what is left of the other two."""
+
+    rows_in: int
+    quarantined: int
+    duplicates: int
+    # The largest received_ts of a valid line (a losing copy's too: the watermark,
+    # qoe-metrics.md section 2), and the event dates of the valid lines.
+    watermark_ms: int | None
+    dates: tuple[date, ...]
+
+    @property
+    def bronze(self) -> int:
+        return self.rows_in - self.quarantined - self.duplicates
+
+    def counts(self) -> dict[str, int]:
+        """rows_in, bronze, quarantined, duplicates."""
+        return {"rows_in": self.rows_in, "bronze": self.bronze, "quarantined": self.quarantined,
+                "duplicates": self.duplicates}
 
 
 def bronze(raw_lines: DataFrame, *, ingest_ts: datetime) -> BronzeResult:
     """Validate, type and deduplicate raw NDJSON lines (`line`, `source_object`,
     `object_ts_ms`) into bronze events (BRONZE_SCHEMA) and quarantined lines
     (QUARANTINE_SCHEMA); `ingest_ts` is the run's time."""
-    lines_seen = Observation()
-    # The observation is also a fence: without it the optimizer pushes the filters
-    # of `settle` into the checks' projections, copying every parsed column's
-    # expression into the condition (minutes of planning, and the parse evaluated twice).
     lines = check_lines(raw_lines, ingest_ts=ingest_ts)
     checked = lines.select(
         *lines.columns,  # the raw line only on the rows that fail: the quarantine's
         (F.size(VIOLATIONS) == 0).alias(VALID),
         F.monotonically_increasing_id().alias(_ROW_ID),
-    ).observe(lines_seen, F.count(F.lit(1)).alias("rows_in"), F.count_if(~F.col(VALID)).alias("quarantined"))
-    return settle(checked, lines_seen)
+    )
+    return settle(checked)
 
 
-def settle(checked: DataFrame, lines_seen: Observation) -> BronzeResult:
+def settle(checked: DataFrame) -> BronzeResult:
     """The outputs of checked rows: the ones `bronze` computes, or the same rows
     once the job has stored them (`BronzeResult.staged`)."""
     is_valid = F.col(VALID)
@@ -160,7 +177,6 @@ def settle(checked: DataFrame, lines_seen: Observation) -> BronzeResult:
         quarantine=conform(quarantine, QUARANTINE_SCHEMA),
         checked=checked,
         losers=losers,
-        lines_seen=lines_seen,
     )
 
 
@@ -244,7 +260,8 @@ def losing_copies(events: DataFrame) -> DataFrame:
     brings both in), ranked by event_id. Grouping every row by (id, order key) at
     once moved ~140 bytes a row."""
     repeated = events.groupBy(_ID_HASH).count().filter(F.col("count") > 1).select(_ID_HASH)
-    copies = events.join(repeated, on=_ID_HASH, how="left_semi")
+    # Broadcast: a stored frame (ShuffleStage) has no size estimate to go by.
+    copies = events.join(F.broadcast(repeated), on=_ID_HASH, how="left_semi")
     rank = F.row_number().over(Window.partitionBy(E.event_id).orderBy(*_copy_order()))
     return copies.select(_ROW_ID, rank.alias(_RANK)).filter(F.col(_RANK) > 1).select(_ROW_ID)
 
