@@ -3,7 +3,7 @@
 A pure transform: DataFrames and plain parameters in, DataFrames out; the job reads
 the raw zone and writes the Delta tables. Every input line ends in exactly one of
 three places: bronze (valid, first copy of its event_id), the quarantine (with its
-reasons), or the duplicates, and `BronzeResult.counts` proves it.
+reasons), or the duplicates, and `BronzeResult.tally` proves it.
 
 Cost: one pass over the lines, each checked by one compiled function
 (contract_checks: EventCheck, in ottlake's jar; no Python per line), and the
@@ -13,12 +13,12 @@ lose; the losers (a few per cent of the rows) are named by their row id, a long,
 and anti-joined, broadcast, so the wide rows never move. A window by event_id over
 the whole rows shuffled all of them (at 1M events: ~4 s of ~27), and joining the
 winners back by event_id compared a string and a struct on every row (at 10M
-events, a count of the events took 8 s). The counts are observed while the outputs
-run, no job of their own.
+events, a count of the events took 8 s).
 Each output is lazy: writing `events` and `quarantine` as two actions parses the
 input twice, unless the job stores `BronzeResult.checked` first (both are built on
-it) and takes the outputs of what it stored (`BronzeResult.staged`); the raw line is
-kept only on the rows that fail, so what is stored is mostly the typed columns.
+it) and takes the outputs of what it stored (`BronzeResult.staged`; the job stores
+them as shuffle files: spark.shuffle_stage); the raw line is kept only on the rows
+that fail, so what is stored is mostly the typed columns.
 """
 
 from __future__ import annotations
