@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from spark_jobs import jars
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import DataType
 
 Mode = Literal["local", "emr"]
@@ -114,7 +114,7 @@ def register_java_function(spark: SparkSession, name: str, class_name: str, retu
     spark._jsparkSession.udf().register(name, function, spark._jsparkSession.parseDataType(return_type.json()))
 
 
-def shuffle_stage(frame: DataFrame, *columns: str) -> DataFrame:
+def shuffle_stage(frame: DataFrame, *columns: str | Column) -> DataFrame:
     """`frame` computed now, once, hash-partitioned by `columns` and kept as the
     shuffle's files; the frame returned reads them (ShuffleStage.java: why, and how
     it compares with persisting or storing Parquet). An action: the rows are

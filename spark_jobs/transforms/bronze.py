@@ -53,7 +53,7 @@ VIOLATIONS = "violations"
 
 _TIE_BREAK = "_line_hash"
 _ROW_ID = "_row_id"  # last tie-break: the same line twice in one object
-ID_HASH = _ID_HASH = "_id_hash"  # the dedup's first key: the job stores the checked rows by it
+_ID_HASH = "_id_hash"
 _RANK = "_rank"
 VALID = "_valid"
 
@@ -264,6 +264,12 @@ def losing_copies(events: DataFrame) -> DataFrame:
     copies = events.join(F.broadcast(repeated), on=_ID_HASH, how="left_semi")
     rank = F.row_number().over(Window.partitionBy(E.event_id).orderBy(*_copy_order()))
     return copies.select(_ROW_ID, rank.alias(_RANK)).filter(F.col(_RANK) > 1).select(_ROW_ID)
+
+
+def read_task() -> Column:
+    """The input task a checked row was read by (monotonically_increasing_id keeps
+    the task's index in its upper 31 bits)."""
+    return F.shiftright(F.col(_ROW_ID), 33)
 
 
 def _id_hash(event_id: Column) -> Column:

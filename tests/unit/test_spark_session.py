@@ -90,3 +90,21 @@ def test_a_java_function_missing_from_the_session_is_a_clear_error(spark):
 
     with pytest.raises(JobError, match=r"ottlake's jar is missing .*spark_jobs.jars build.*--jars"):
         register_java_function(spark, "ottlake_nothing", "io.ottlake.spark.NoSuchFunction", T.IntegerType())
+
+
+def test_a_shuffle_stage_is_computed_once_and_read_from_its_files(spark, tmp_path):
+    """What bronze stores its checked rows with: the rows come from the shuffle's
+    files on every later query, not from the source again (here the source is gone)."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs.spark import shuffle_stage
+
+    source = tmp_path / "lines.txt"
+    source.write_text("".join(f"line {n}\n" for n in range(500)))
+    frame = spark.read.text(str(source)).select(F.col("value"), F.length("value").alias("length"))
+    staged = shuffle_stage(frame, F.col("length"))
+    source.unlink()
+    expected = sorted((f"line {n}", len(f"line {n}")) for n in range(500))
+    for _ in range(2):
+        assert sorted(tuple(row) for row in staged.collect()) == expected
+    assert staged.filter(F.col("length") == 6).count() == 10  # queries on top plan as usual
