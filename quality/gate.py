@@ -1,7 +1,7 @@
 """The gate a stage passes before it publishes: validate, record, then go on or stop.
 
 A job computes its frame, persists it (or stores it: bronze's events are read back
-from its staged Parquet), calls `check(...)` on it, and only then
+from the shuffle files of its checked rows), calls `check(...)` on it, and only then
 MERGEs it into its table. `check` runs the stage's suite with great-expectations on
 that already-computed frame (GX bundles the row-wise rules of one frame into a few
 aggregate passes), keeps the results in the run, and raises `QualityGateError` when
