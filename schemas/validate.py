@@ -93,7 +93,9 @@ def _validator() -> Draft202012Validator:
     return cls(schema)
 
 
-_KEYWORD_REASONS = {
+# The reason of each schema keyword: also the rulebook EventCheck applies in bronze
+# (spark_jobs.transforms.contract_checks), so both engines report the same reasons.
+KEYWORD_REASONS = {
     "type": Reason.wrong_type,
     "enum": Reason.invalid_value,
     "maxLength": Reason.string_too_long,
@@ -106,12 +108,12 @@ _KEYWORD_REASONS = {
     "propertyNames": Reason.string_too_long,
 }
 # Reasons that depend on the field as well as the keyword.
-_FIELD_REASONS = {
+FIELD_REASONS = {
     ("schema_version", "const"): Reason.unsupported_schema_version,
     ("event_type", "enum"): Reason.unknown_event_type,
 }
 # Any other keyword's reason.
-_DEFAULT_REASON = Reason.invalid_value
+DEFAULT_REASON = Reason.invalid_value
 
 
 def _violations_of(error: Any, event: dict[str, Any]) -> list[Violation]:
@@ -125,10 +127,10 @@ def _violations_of(error: Any, event: dict[str, Any]) -> list[Violation]:
         return [Violation(name, Reason.unknown_field, f"{name} is not in the contract") for name in extra]
     # Two messages of our own (jsonschema's would list every event type, or say nothing useful).
     if keyword == "enum" and path == "event_type":
-        return [Violation(path, _FIELD_REASONS[(path, keyword)], f"unknown event_type {event.get('event_type')!r}")]
+        return [Violation(path, FIELD_REASONS[(path, keyword)], f"unknown event_type {event.get('event_type')!r}")]
     if keyword == "propertyNames":
-        return [Violation(path, _KEYWORD_REASONS[keyword], "a custom key is too long")]
-    reason = _FIELD_REASONS.get((path, keyword)) or _KEYWORD_REASONS.get(keyword, _DEFAULT_REASON)
+        return [Violation(path, KEYWORD_REASONS[keyword], "a custom key is too long")]
+    reason = FIELD_REASONS.get((path, keyword)) or KEYWORD_REASONS.get(keyword, DEFAULT_REASON)
     return [Violation(path, reason, error.message if len(error.message) < 200 else error.message[:197] + "...")]
 
 

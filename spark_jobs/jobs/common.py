@@ -13,7 +13,6 @@ from ottlake.errors import ConfigError, OttlakeError
 from spark_jobs.lake import Lake
 
 if TYPE_CHECKING:
-
     from quality.gate import GateOutcome
 
 

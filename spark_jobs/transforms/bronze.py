@@ -183,10 +183,10 @@ def settle(checked: DataFrame) -> BronzeResult:
 def check_lines(raw_lines: DataFrame, *, ingest_ts: datetime) -> DataFrame:
     """Every input row, parsed once: the bronze columns, the raw line (only on rows
     that fail), its violations (empty when valid), and for the dedup a hash of the
-    id (its first grouping) and of the line (its ties). The check (contract_checks: the contract, and player-events.md,
-    Time: received_ts falls back to the raw object's write time, event_time is
-    received_ts + (event_ts - sent_ts) or event_ts, the ingest window) is one
-    function call a line."""
+    id (its first grouping) and of the line (its ties). The check is one function
+    call a line (contract_checks: the contract, and player-events.md, Time:
+    received_ts falls back to the raw object's write time, event_time is
+    received_ts + (event_ts - sent_ts) or event_ts, the ingest window)."""
     if ingest_ts.tzinfo is None:
         raise JobError("ingest_ts must be timezone-aware (the lake's times are UTC instants)")
     checks.register(raw_lines.sparkSession)

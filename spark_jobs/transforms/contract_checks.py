@@ -34,7 +34,7 @@ from pyspark.sql import types as T
 
 from schemas.contract import LIMITS, E, event_schema
 from schemas.tables import spark_event_schema
-from schemas.validate import _DEFAULT_REASON, _FIELD_REASONS, _KEYWORD_REASONS, Reason
+from schemas.validate import DEFAULT_REASON, FIELD_REASONS, KEYWORD_REASONS, Reason
 from spark_jobs.spark import register_java_function
 
 CHECK_FUNCTION = "ottlake_event_check"
@@ -68,13 +68,13 @@ def rulebook(schema: Mapping[str, Any] | None = None) -> str:
     """The rules EventCheck applies, as JSON: the contract's schema (or `schema`) and
     the reason of each keyword, from schemas.validate's tables."""
     field_reasons: dict[str, dict[str, str]] = {}
-    for (field, keyword), reason in _FIELD_REASONS.items():
+    for (field, keyword), reason in FIELD_REASONS.items():
         field_reasons.setdefault(field, {})[keyword] = str(reason)
     return json.dumps({
         "schema": event_schema() if schema is None else schema,
-        "keyword_reasons": {keyword: str(reason) for keyword, reason in _KEYWORD_REASONS.items()},
+        "keyword_reasons": {keyword: str(reason) for keyword, reason in KEYWORD_REASONS.items()},
         "field_reasons": field_reasons,
-        "default_reason": str(_DEFAULT_REASON),
+        "default_reason": str(DEFAULT_REASON),
         "reasons": {
             "malformed": str(Reason.malformed_json),
             "not_an_object": str(Reason.not_an_object),

@@ -4,7 +4,6 @@ it, publishes nothing, and exits non-zero with one line naming the failure."""
 
 from __future__ import annotations
 
-
 import orjson
 import pytest
 from pyspark.sql import functions as F

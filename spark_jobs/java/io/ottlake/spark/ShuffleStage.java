@@ -21,10 +21,10 @@ import org.apache.spark.sql.execution.LogicalRDD$;
  * shuffle files, Spark recomputes them from the frame's lineage, as it would for any
  * shuffle. The files go when the frame is garbage collected (Spark's ContextCleaner).
  *
- * <p>Why: bronze reads its checked rows five or six times (the dedup, the counts, the
- * gate, the writes). Stored as Parquet, the rows were encoded once for the staging and
- * once more for bronze; at 3M events writing the staging cost 7 to 10 s over the checks,
- * the shuffle files about nothing (see BENCHMARKS.md).
+ * <p>Why: bronze reads its checked rows several times (the tally, the dedup, the
+ * quarantine, the gate, the append). Stored as Parquet, the rows were encoded once for
+ * the staging and once more for bronze; at 3M events writing the staging cost 7 to 10 s
+ * over the checks, the shuffle files about nothing (see BENCHMARKS.md).
  *
  * <p>It is built on Spark's own pieces, as {@code Dataset.localCheckpoint} is (a logical
  * plan over an RDD of the frame's rows), without the checkpoint.
