@@ -41,6 +41,11 @@ DELTA_CONF: dict[str, str] = {
 }
 COMMON_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
+    # Timestamps in Parquet as INT64 microseconds (the type Delta's protocol and
+    # every other reader, delta-rs and DuckDB among them, take as native), not
+    # Spark's legacy INT96: also cheaper to encode (a long's dictionary instead of
+    # 12-byte binaries); bronze's append of 3M events took 7.8 s instead of 8.6-9.1.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     **DELTA_CONF,
 }
 LOCAL_CONF: dict[str, str] = {

@@ -92,6 +92,20 @@ def test_tables_are_readable_by_delta_rs(simulated_lake, spark) -> None:
         arrow = DeltaTable(path).to_pyarrow_table()
         assert arrow.num_rows == table(spark, path).count()
         assert sorted(arrow.column(key).to_pylist()) == sorted(r[0] for r in table(spark, path).select(key).collect())
+    # Timestamps are stored as INT64 microseconds (spark.COMMON_CONF), not INT96:
+    # a reader sees a plain UTC microsecond timestamp, with Spark's values.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    one_file = next(Path(lake.bronze).rglob("*.parquet"))
+    schema = pq.ParquetFile(one_file).schema
+    stored = {schema.column(i).path: schema.column(i).physical_type for i in range(len(schema))}
+    assert stored["event_time"] == stored["ingest_ts"] == "INT64"
+    arrow = DeltaTable(lake.bronze).to_pyarrow_table(columns=["event_id", "event_time"])
+    assert arrow.schema.field("event_time").type == pa.timestamp("us", tz="UTC")
+    micros = table(spark, lake.bronze).selectExpr("event_id", "unix_micros(event_time) AS us").collect()
+    assert dict(zip(arrow.column("event_id").to_pylist(),
+                    arrow.column("event_time").cast(pa.int64()).to_pylist())) == {r.event_id: r.us for r in micros}
 
 
 def _session_lines(session_id: str, viewer: str, events: list[tuple[int, str, dict]], *, received_delay: int = 100):
