@@ -176,7 +176,9 @@ def check_all(lake: Lake, frames: Mapping[str, DataFrame], *,
 def _validate(context: Any, spec: Suite, frame: DataFrame, run: GateRun, checked_at: datetime) -> GateOutcome:
     from great_expectations.core.run_identifier import RunIdentifier
 
-    checked = frame.select("*", *(build().alias(name) for name, build in spec.checks.items()))
+    # A check column the frame already has is the job's own (suites: cheaper than the formula).
+    checked = frame.select("*", *(build().alias(name) for name, build in spec.checks.items()
+                                  if name not in frame.columns))
     result = _validation(context, spec).run(
         batch_parameters={"dataframe": checked},
         expectation_parameters=run.parameters(),

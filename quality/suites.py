@@ -7,6 +7,10 @@ Where a rule relates several columns (a sum of parts, a clock offset), the suite
 names a check column computed from the frame's own columns, so that the rule is
 still one plain expectation and shows as such in Data Docs.
 
+A job that knows a check column's value more cheaply than the suite's formula
+hands it in its frame, and the suite then reads that (quality.gate: a check
+column the frame already has is kept): bronze's EVENT_ID_HASH_REPEATS.
+
 Thresholds that come from settings are GX suite parameters (`$PARAMETER`), given
 at each run: the suite stays the same text whatever the configuration.
 
@@ -113,12 +117,23 @@ def _unaccounted() -> Column:
 # --- bronze: the events bronze is about to write (player-events.md) ------------------
 
 _EPOCH_2015_MS = 1_420_070_400_000  # no player of this platform ran before it
+# Whether a row's event_id may repeat: True unless the job knows that no other row
+# shares the id's 64-bit hash (then no other row shares the id). Bronze hands it in
+# from its dedup, so the uniqueness window sorts the few ids whose hash repeats
+# instead of every id; by itself the suite checks every row.
+EVENT_ID_HASH_REPEATS = "event_id_hash_repeats"
 
 
 def _bronze() -> list[Expectation]:
     gxe = _gx()
+    from great_expectations.expectations.row_conditions import Column as Where
+
     return [
-        gxe.ExpectColumnValuesToBeUnique(column=str(E.event_id), severity=CRITICAL, notes="the dedup key (Delivery)"),
+        gxe.ExpectColumnValuesToBeUnique(
+            column=str(E.event_id), row_condition=Where(EVENT_ID_HASH_REPEATS) == True,  # noqa: E712 - GX condition
+            severity=CRITICAL,
+            notes="the dedup key (Delivery); ids whose 64-bit hash occurs once are unique, the rest are checked",
+        ),
         *(gxe.ExpectColumnValuesToNotBeNull(column=name, severity=CRITICAL)
           for name in (*REQUIRED_FIELDS, str(E.received_ts), EVENT_TIME)),
         gxe.ExpectColumnValuesToBeInSet(column=str(E.schema_version), value_set=[SCHEMA_VERSION], severity=CRITICAL),
@@ -245,7 +260,8 @@ def _qoe_totals() -> list[Expectation]:
 RAW = Suite("raw", "bronze", "the run's lines: quarantine share and accounting", _raw,
             {GATED_QUARANTINE_SHARE: _gated_quarantine_share, UNACCOUNTED: _unaccounted})
 BRONZE = Suite("bronze", "bronze", "the events bronze is about to merge", _bronze,
-               {"received_minus_event_time_ms": _received_minus_event_time})
+               {"received_minus_event_time_ms": _received_minus_event_time,
+                EVENT_ID_HASH_REPEATS: lambda: F.lit(True)})
 PLAY_SESSIONS = Suite("play_sessions", "sessions", "the play sessions recomputed by this run", _play_sessions,
                       {"watch_time_minus_parts_ms": _watch_minus_parts,
                        "startup_time_without_first_frame_ms": _startup_without_first_frame,

@@ -126,6 +126,98 @@ def merge_rows(
     merge.whenNotMatchedInsert(condition=f"s.{_OP} = '{_UPSERT}'", values=assign).execute()
 
 
+class StagedAppend:
+    """An append whose data files are written into the table's folder but not yet
+    committed: no Delta reader sees them until `commit` (write, audit, publish).
+
+    `frame` reads exactly the written files (Parquet, with the table's schema and
+    partition values), so a gate can check the rows as they will be published and
+    read only the columns it needs, instead of recomputing the source frame once
+    a query. `abort` deletes the files; files left by a process that died in
+    between are not in the log, and VACUUM removes them like any unreferenced file.
+
+    Delta's own transaction does the work (DeltaLog.startTransaction, writeFiles,
+    commit: the steps of a DataFrame append, with the audit between them); it has
+    read the whole table, so a commit by another writer since makes this one fail
+    (ConcurrentAppendException) instead of appending blindly beside it.
+    """
+
+    def __init__(self, spark: SparkSession, path: str, transaction: Any, actions: Any, partition_by: Sequence[str]):
+        self._spark, self._path, self._txn, self._actions = spark, path, transaction, actions
+        self._partition_by = list(partition_by)
+        self.frame = _files_frame(spark, path, transaction, actions)
+
+    def commit(self) -> int:
+        """Publish the files in one commit; the table's new version."""
+        jvm = self._spark._jvm
+        scala = _Scala(jvm)
+        none = scala.none()
+        write = getattr(jvm.org.apache.spark.sql.delta, "DeltaOperations$Write")(
+            jvm.org.apache.spark.sql.SaveMode.Append, scala.some(scala.seq(self._partition_by)),
+            none, none, none, none, none, none, none)
+        return int(self._txn.commit(self._actions, write))
+
+    def abort(self) -> None:
+        """Delete the written files (nothing was committed)."""
+        from spark_jobs.spark import hadoop_path
+
+        log = self._txn.deltaLog()
+        filesystem, _ = hadoop_path(self._spark, self._path)
+        for index in range(self._actions.size()):
+            filesystem.delete(self._actions.apply(index).absolutePath(log), False)
+
+
+def stage_append(spark: SparkSession, path: str, fresh: DataFrame) -> StagedAppend | None:
+    """Write `fresh` (the table's columns) as an append into the empty table at
+    `path`, without committing (StagedAppend); None when the table has rows, whose
+    keys a merge must match instead."""
+    jvm = spark._jvm
+    log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
+    transaction = log.startTransaction()
+    snapshot = transaction.snapshot()
+    if snapshot.numOfFiles() != 0:
+        return None
+    transaction.readWholeTable()
+    columns = [field.name for field in read_table(spark, path).schema.fields]
+    partition_by = [str(name) for name in _Scala(jvm).list(snapshot.metadata().partitionColumns())]
+    actions = transaction.writeFiles(fresh.select(*columns)._jdf)
+    return StagedAppend(spark, path, transaction, actions, partition_by)
+
+
+def _files_frame(spark: SparkSession, path: str, transaction: Any, actions: Any) -> DataFrame:
+    """The rows of `actions`' files (AddFile each: an append writes nothing else)."""
+    kinds = {actions.apply(i).getClass().getSimpleName() for i in range(actions.size())}
+    if kinds - {"AddFile"}:
+        from ottlake.errors import JobError
+
+        raise JobError(f"staged append to {path} wrote {sorted(kinds)} actions, expected AddFile only")
+    scala = _Scala(spark._jvm)
+    return DataFrame(transaction.deltaLog().createDataFrame(transaction.snapshot(), actions, False, scala.none()),
+                     spark)
+
+
+class _Scala:
+    """Scala values for Delta's JVM API, through py4j."""
+
+    def __init__(self, jvm: Any) -> None:
+        self._jvm = jvm
+
+    def none(self) -> Any:
+        return self._jvm.scala.Option.apply(None)
+
+    def some(self, value: Any) -> Any:
+        return self._jvm.scala.Option.apply(value)
+
+    def seq(self, values: Sequence[Any]) -> Any:
+        items = self._jvm.java.util.ArrayList()
+        for value in values:
+            items.add(value)
+        return self._jvm.scala.jdk.javaapi.CollectionConverters.asScala(items).toList()
+
+    def list(self, seq: Any) -> list[Any]:
+        return list(self._jvm.scala.jdk.javaapi.CollectionConverters.asJava(seq))
+
+
 def _stale_keys(target: DataFrame, fresh: DataFrame, keys: Sequence[str], scope: DataFrame) -> DataFrame:
     """Keys of target rows inside `scope` that `fresh` no longer has: to delete."""
     in_scope = target.join(scope, on=list(scope.columns), how="left_semi").select(*keys).alias("old")

@@ -31,6 +31,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ottlake.errors import JobError
+from quality.suites import EVENT_ID_HASH_REPEATS
 from schemas.contract import EVENT_FIELDS, E
 from schemas.tables import spark_event_schema
 from schemas.validate import Reason
@@ -96,15 +97,31 @@ class BronzeResult:
     `checked` is every input row with its bronze columns and violations, the parent
     of both outputs: storing it (and taking `staged` outputs) makes the job parse
     the input once for both.
-    `losers` is the row id of every copy that loses to another of its event_id;
-    small, and broadcast into `events`: persisting it (after `checked`) keeps the
-    dedup's shuffles from running again for the tally and the append.
+    `repeated` is the 64-bit hash of every event_id that occurs more than once
+    among the valid rows, and `losers` the row id of every copy that loses to
+    another of its event_id; both small (the run's duplicates), and broadcast:
+    persisting them (after `checked`) keeps the dedup's shuffles from running again
+    for the tally, the gate and the append.
     """
 
     events: DataFrame
     quarantine: DataFrame
     checked: DataFrame
+    repeated: DataFrame
     losers: DataFrame
+
+    def gated(self, events: DataFrame | None = None) -> DataFrame:
+        """`events` (by default this result's; or the same rows as written) as the
+        bronze gate reads them: with the check column EVENT_ID_HASH_REPEATS, whether
+        the id's hash is one of `repeated`. Two rows with one event_id have one hash,
+        which then repeats: so event_id is unique among all the rows exactly when it
+        is unique among the flagged ones, and the gate's uniqueness window sorts
+        those few instead of every id (quality.suites.BRONZE)."""
+        events = self.events if events is None else events
+        flags = F.broadcast(self.repeated.select(_ID_HASH, F.lit(True).alias(EVENT_ID_HASH_REPEATS)))
+        joined = events.withColumn(_ID_HASH, _id_hash(F.col(E.event_id))).join(flags, on=_ID_HASH, how="left")
+        return joined.select(*events.columns,
+                             F.coalesce(F.col(EVENT_ID_HASH_REPEATS), F.lit(False)).alias(EVENT_ID_HASH_REPEATS))
 
     def staged(self, checked: DataFrame) -> BronzeResult:
         """The same outputs from `checked` as stored and read back."""
@@ -169,13 +186,15 @@ def settle(checked: DataFrame) -> BronzeResult:
     is_valid = F.col(VALID)
     bronze_columns = [F.col(field.name) for field in BRONZE_SCHEMA.fields]
     valid = checked.filter(is_valid).select(*bronze_columns, _TIE_BREAK, _ROW_ID, _ID_HASH)
-    losers = losing_copies(valid)
+    repeated = repeated_ids(valid)
+    losers = losing_copies(valid, repeated)
     events = first_copies(valid, losers)
     quarantine = checked.filter(~is_valid).transform(_quarantine_rows)
     return BronzeResult(
         events=conform(events, BRONZE_SCHEMA),
         quarantine=conform(quarantine, QUARANTINE_SCHEMA),
         checked=checked,
+        repeated=repeated,
         losers=losers,
     )
 
@@ -250,16 +269,20 @@ def _copy_order() -> list[Column]:
     return [F.col(E.received_ts), F.col(SOURCE_OBJECT), F.col(_TIE_BREAK), F.col(_ROW_ID)]
 
 
-def losing_copies(events: DataFrame) -> DataFrame:
+def repeated_ids(events: DataFrame) -> DataFrame:
+    """The 64-bit hashes (`_id_hash`, computed by check_lines) of the ids that
+    occur more than once among `events`: a narrow aggregate of a long a row."""
+    return events.groupBy(_ID_HASH).count().filter(F.col("count") > 1).select(_ID_HASH)
+
+
+def losing_copies(events: DataFrame, repeated: DataFrame) -> DataFrame:
     """The row id (`_row_id`) of every copy that loses to another of its event_id.
 
     In two steps, so that the shuffle that sees every row is as narrow as it can
-    be: the 64-bit hashes of the ids that occur more than once (a long a row,
-    computed by check_lines, aggregated by value), then the copies of those ids
-    alone (a few per cent of the rows; a hash shared by two different ids only
-    brings both in), ranked by event_id. Grouping every row by (id, order key) at
-    once moved ~140 bytes a row."""
-    repeated = events.groupBy(_ID_HASH).count().filter(F.col("count") > 1).select(_ID_HASH)
+    be: the hashes of the ids that occur more than once (`repeated`, from
+    repeated_ids), then the copies of those ids alone (a few per cent of the rows;
+    a hash shared by two different ids only brings both in), ranked by event_id.
+    Grouping every row by (id, order key) at once moved ~140 bytes a row."""
     # Broadcast: a stored frame (ShuffleStage) has no size estimate to go by.
     copies = events.join(F.broadcast(repeated), on=_ID_HASH, how="left_semi")
     rank = F.row_number().over(Window.partitionBy(E.event_id).orderBy(*_copy_order()))

@@ -90,6 +90,29 @@ def test_a_quarantine_flood_stops_bronze_and_everything_after(tmp_path, spark, c
     assert failed_batch(lake, capsys) == err
 
 
+def test_a_failed_bronze_gate_leaves_no_bronze_file(tmp_path, simulation, spark, capsys, monkeypatch) -> None:
+    """Into an empty bronze the events are written, gated as written, then committed:
+    a failed gate removes the files, and no reader ever saw them."""
+    from dataclasses import replace
+
+    from spark_jobs.transforms import bronze
+
+    settle = bronze.settle
+
+    def negative_seq(checked):
+        result = settle(checked)
+        return replace(result, events=result.events.withColumn("seq", F.lit(-1)))
+
+    monkeypatch.setattr(bronze, "settle", negative_seq)
+    lake = landed(tmp_path, simulation)
+    err = failed_batch(lake, capsys)
+    assert err.startswith("error: quality gate bronze failed: expect_column_values_to_be_between(seq): ")
+    assert err.endswith("; stage bronze not published")
+    assert rows(spark, lake.bronze) == 0
+    assert not list((tmp_path / "bronze").rglob("*.parquet"))
+    assert not published(spark, lake.play_sessions)
+
+
 def test_duplicate_session_rows_stop_sessions_and_everything_after(tmp_path, simulation, spark, capsys,
                                                                    monkeypatch) -> None:
     from spark_jobs.jobs import sessions

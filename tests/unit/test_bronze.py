@@ -326,3 +326,20 @@ def test_ids_that_share_a_hash_are_still_told_apart(spark, ran: Ran, monkeypatch
     events = {row[E.event_id]: row.asDict(recursive=True) for row in result.events.collect()}
     assert events == ran.events
     assert result.counts() == ran.counts
+
+
+def test_the_gate_frame_flags_exactly_the_ids_whose_hash_repeats(spark) -> None:
+    """BronzeResult.gated: the first copies, each with event_id_hash_repeats; an id
+    with two valid copies is flagged, an id with one is not (its hash is unique
+    among the valid rows, so the gate need not sort it)."""
+    from spark_jobs.transforms.bronze import bronze
+
+    twice, once = event(70), event(71)
+    lines = [text(twice), text({**twice, E.received_ts: twice[E.received_ts] + 5}), text(once)]
+    raw = spark.createDataFrame([(line, "obj", OBJECT_TS_MS) for line in lines],
+                                "line string, source_object string, object_ts_ms long")
+    result = bronze(raw, ingest_ts=INGEST_TS)
+    gated = {row[E.event_id]: row.asDict() for row in result.gated().collect()}
+    assert {key: row["event_id_hash_repeats"] for key, row in gated.items()} == {
+        twice[E.event_id]: True, once[E.event_id]: False}
+    assert [name for name in next(iter(gated.values()))][:-1] == result.events.columns

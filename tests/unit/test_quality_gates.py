@@ -104,9 +104,27 @@ def test_bronze_gate_stops_a_duplicate_event_id_and_a_negative_seq(spark, lake, 
         "seq", F.when(F.col("event_type") == "playing", F.lit(-1)).otherwise(F.col("seq")))
     message = failure(spark, lake, gates, "bronze", broken)
     # the duplicated event_id's two rows, and the one negative seq
-    assert message.startswith("quality gate bronze failed: expect_column_values_to_be_unique(event_id): 2 unexpected")
+    # by itself the suite checks every row for the id (its check column is True everywhere)
+    assert message.startswith("quality gate bronze failed: expect_column_values_to_be_unique(event_id) "
+                              "where event_id_hash_repeats == True: 2 unexpected")
     assert message.endswith("(and 1 more critical); stage bronze not published")
     assert latest_by_expectation(lake, "bronze")["expect_column_values_to_be_between(seq)"]["unexpected_count"] == 1
+
+
+def test_bronze_gate_checks_ids_among_the_rows_the_job_flags(spark, lake, gates) -> None:
+    """Bronze hands in its own event_id_hash_repeats (the dedup knows which ids'
+    hashes repeat): the suite keeps it, and checks uniqueness among those rows."""
+    events = _events(spark)
+    doubled = events.unionByName(events.limit(1))
+    repeats = doubled.groupBy("event_id").count().filter("count > 1").select("event_id", F.lit(True).alias("r"))
+    flagged = doubled.join(repeats, on="event_id", how="left").select(
+        *doubled.columns, F.coalesce(F.col("r"), F.lit(False)).alias("event_id_hash_repeats"))
+    message = failure(spark, lake, gates, "bronze", flagged)
+    assert "expect_column_values_to_be_unique(event_id) where event_id_hash_repeats == True: 2 unexpected" in message
+    unflagged = flagged.withColumn("event_id_hash_repeats", F.lit(False))  # the job vouches for every id
+    assert check(lake, suite="bronze", frame=unflagged, run=gates).critical_failures == []
+    assert check(lake, suite="bronze", frame=flagged.where(~F.col("event_id_hash_repeats")),
+                 run=gates).critical_failures == []
 
 
 def test_bronze_gate_stops_an_event_time_far_behind_its_receipt(spark, lake, gates) -> None:

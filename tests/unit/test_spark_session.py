@@ -25,7 +25,9 @@ LAUNCH_SETTINGS = (
 def test_emr_sets_nothing_emr_provides():
     conf = session_conf("emr")
     assert not set(LAUNCH_SETTINGS) & set(conf)
-    assert conf == {"spark.sql.session.timeZone": "UTC", **DELTA_CONF}
+    # what results depend on: UTC, Delta, and timestamps every Delta reader takes
+    assert conf == {"spark.sql.session.timeZone": "UTC", "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+                    **DELTA_CONF}
 
 
 def test_local_without_fetched_jars_names_the_fetch_command(tmp_path):
@@ -68,6 +70,57 @@ def test_delta_round_trip_and_merge(spark, tmp_path):
     )
     assert sorted(map(tuple, spark.read.format("delta").load(path).collect())) == [(1, "a"), (2, "B"), (3, "c")]
     assert [row["operation"] for row in table.history().orderBy("version").collect()] == ["WRITE", "MERGE"]
+
+
+def test_a_staged_append_is_invisible_until_committed(spark, tmp_path):
+    """delta_io.stage_append: the files are written (and readable through `frame`)
+    before any Delta reader sees them; commit publishes them in one version, with
+    the change feed's inserts; abort removes them; a table with rows is not staged."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs import delta_io
+
+    path = str(tmp_path / "table")
+    delta_io.ensure_table(spark, path, _staged_schema(), partition_by=["day"], change_feed=True)
+    fresh = spark.range(10).select("id", F.date_add(F.lit("2026-03-01").cast("date"), (F.col("id") % 2).cast("int"))
+                                   .alias("day"))
+    staged = delta_io.stage_append(spark, path, fresh)
+    assert sorted(map(tuple, staged.frame.collect())) == sorted(map(tuple, fresh.collect()))
+    assert spark.read.format("delta").load(path).count() == 0
+    assert staged.commit() == 1
+    assert spark.read.format("delta").load(path).count() == 10
+    assert delta_io.last_commit_metrics(spark, path)["numOutputRows"] == 10
+    assert delta_io.changes_since(spark, path, 0, until=1).where("_change_type = 'insert'").count() == 10
+    assert delta_io.stage_append(spark, path, fresh) is None
+
+    other = str(tmp_path / "other")
+    delta_io.ensure_table(spark, other, _staged_schema(), partition_by=["day"])
+    staged = delta_io.stage_append(spark, other, fresh)
+    assert list((tmp_path / "other").rglob("*.parquet"))
+    staged.abort()
+    assert not list((tmp_path / "other").rglob("*.parquet"))
+    assert spark.read.format("delta").load(other).count() == 0
+
+
+def test_a_staged_append_does_not_commit_beside_another_writer(spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    from spark_jobs import delta_io
+
+    path = str(tmp_path / "table")
+    delta_io.ensure_table(spark, path, _staged_schema(), partition_by=["day"])
+    fresh = spark.range(3).select("id", F.lit("2026-03-01").cast("date").alias("day"))
+    staged = delta_io.stage_append(spark, path, fresh)
+    fresh.write.format("delta").mode("append").save(path)  # another run got there first
+    with pytest.raises(Exception, match="DELTA_CONCURRENT_APPEND"):
+        staged.commit()
+    assert spark.read.format("delta").load(path).count() == 3
+
+
+def _staged_schema():
+    from pyspark.sql import types as T
+
+    return T.StructType([T.StructField("id", T.LongType()), T.StructField("day", T.DateType())])
 
 
 def test_importing_the_jobs_starts_no_session():
