@@ -46,6 +46,7 @@ def run_batch(
 
     gates = gates or GateRun.new()
     report = BatchReport(gates.run_id)
+    gates.prepare(lake)
     with recorded(spark, gates):
         for name, stage in STAGES:
             on_stage(name)

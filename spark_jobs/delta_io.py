@@ -147,6 +147,15 @@ class StagedAppend:
         self._partition_by = list(partition_by)
         self.frame = _files_frame(spark, path, transaction, actions)
 
+    @property
+    def rows(self) -> int:
+        """The rows written, as the files' statistics count them (counted when a
+        session collects no statistics)."""
+        counts = [self._actions.apply(i).numLogicalRecords() for i in range(self._actions.size())]
+        if all(count.isDefined() for count in counts):
+            return sum(int(count.get()) for count in counts)
+        return self.frame.count()
+
     def commit(self) -> int:
         """Publish the files in one commit; the table's new version."""
         jvm = self._spark._jvm

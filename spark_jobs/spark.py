@@ -20,7 +20,7 @@ is asked for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -124,11 +124,33 @@ def shuffle_stage(frame: DataFrame, *columns: str | Column) -> DataFrame:
     shuffle's files; the frame returned reads them (ShuffleStage.java: why, and how
     it compares with persisting or storing Parquet). An action: the rows are
     computed by this call."""
+    return observed_shuffle_stage(frame, columns, {})[0]
+
+
+def observed_shuffle_stage(frame: DataFrame, columns: Sequence[str | Column],
+                           metrics: Mapping[str, Column]) -> tuple[DataFrame, dict[str, Any]]:
+    """shuffle_stage, and the aggregates `metrics` ({name: aggregate column}) of
+    `frame`'s rows, computed as they are stored (Dataset.observe: no pass of their
+    own), as JSON values (a date is its ISO text).
+
+    Like any accumulator of a map stage, the metrics would count a task twice if
+    Spark re-ran it (an executor lost while the stage ran): a caller that can
+    check them against a count of its own should (bronze: the rows it writes)."""
+    import json
+
     from pyspark.sql import DataFrame as Frame
 
     spark = frame.sparkSession
     stage = _java_class(spark, "io.ottlake.spark.ShuffleStage")
-    return Frame(stage.of(frame.repartition(*columns)._jdf), spark)
+    if metrics:
+        frame = frame.observe(_METRICS, *(column.alias(name) for name, column in metrics.items()))
+    source = frame.repartition(*columns)._jdf
+    stored = Frame(stage.of(source), spark)
+    observed = stage.observed(source, _METRICS) if metrics else None
+    return stored, ({} if observed is None else json.loads(observed))
+
+
+_METRICS = "ottlake_stage_metrics"
 
 
 def _java_class(spark: SparkSession, class_name: str) -> Any:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
+from ottlake.errors import JobError
 from quality import frames
 from quality.gate import GateRun, check
 from quality.suites import BRONZE, RAW
@@ -24,7 +25,7 @@ from spark_jobs import delta_io, raw, state
 from spark_jobs.columns import EVENT_TIME
 from spark_jobs.jobs.common import StageReport, Window, run_job
 from spark_jobs.lake import Lake
-from spark_jobs.spark import shuffle_stage
+from spark_jobs.spark import observed_shuffle_stage
 from spark_jobs.transforms.bronze import (
     BRONZE_SCHEMA,
     BronzeResult,
@@ -35,6 +36,7 @@ from spark_jobs.transforms.bronze import (
     SOURCE_OBJECT,
     bronze,
     read_task,
+    tally_metrics,
 )
 
 JOB = "bronze"
@@ -69,13 +71,15 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
     # nothing; persisted in Spark's cache, 20 s. Partitioned by the task that read
     # them, so that bronze's files keep the rows of an object together and in
     # arrival order (by a hash of the id, sessions then read bronze 15-20% slower).
-    result = result.staged(shuffle_stage(result.checked, read_task()))
+    # The tally's counts are observed as the rows are stored: no pass of their own.
+    stored, counted = observed_shuffle_stage(result.checked, [read_task()], tally_metrics())
+    result = result.staged(stored)
     # The dedup's repeated id hashes and losing copies, kept: the tally, the gate and
     # the append read them.
     kept = [result.repeated.persist(StorageLevel.MEMORY_AND_DISK), result.losers.persist(StorageLevel.MEMORY_AND_DISK)]
     events = result.events
     try:
-        tally = result.tally()
+        tally = result.tally(counted)
         if tally.quarantined:  # else nothing to write
             delta_io.merge_rows(spark, lake.quarantine, result.quarantine, keys=[SOURCE_OBJECT, LINE],
                                 inserted_only=True)
@@ -126,12 +130,16 @@ def _append(spark: SparkSession, lake: Lake, result: BronzeResult, tally: Tally,
     if staged is None:
         return None
     try:
+        if staged.rows != tally.bronze:  # the tally was observed as the rows were stored: its own check
+            raise JobError(f"bronze wrote {staged.rows:,} events where the run's lines account for "
+                           f"{tally.bronze:,} ({tally.rows_in:,} in, {tally.quarantined:,} quarantined, "
+                           f"{tally.duplicates:,} duplicates); nothing published")
         report.add_gate(check(lake, suite=BRONZE.name, frame=result.gated(staged.frame), run=gates))
         staged.commit()
-    except BaseException:  # a failed gate, or another writer's commit in between
+    except BaseException:  # a failed check or gate, or another writer's commit in between
         staged.abort()
         raise
-    return _inserted(spark, lake.bronze, tally.bronze)
+    return staged.rows
 
 
 def _inserted(spark: SparkSession, path: str, rows: int) -> int:

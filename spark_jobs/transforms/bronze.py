@@ -23,8 +23,10 @@ that fail, so what is stored is mostly the typed columns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -127,21 +129,31 @@ class BronzeResult:
         """The same outputs from `checked` as stored and read back."""
         return settle(checked)
 
-    def tally(self) -> Tally:
-        """Where the lines went, and what the valid ones say of time: one pass over
-        `checked` (cheap once it is stored) and a count of `losers`."""
-        valid = F.col(VALID)
-        row = self.checked.agg(
-            F.count(F.lit(1)).alias("rows_in"),
-            F.count_if(~valid).alias("quarantined"),
-            F.max(F.when(valid, F.col(E.received_ts))).alias("watermark_ms"),
-            F.collect_set(F.when(valid, F.col(EVENT_DATE))).alias("dates"),
-        ).first()
-        return Tally(rows_in=row["rows_in"], quarantined=row["quarantined"], duplicates=self.losers.count(),
-                     watermark_ms=row["watermark_ms"], dates=tuple(sorted(row["dates"])))
+    def tally(self, counted: Mapping[str, Any] | None = None) -> Tally:
+        """Where the lines went, and what the valid ones say of time: TALLY's
+        aggregates over `checked`, `counted` as the job stored it (spark.
+        observed_shuffle_stage) or else in a pass of their own, and a count of
+        `losers`."""
+        if counted is None:
+            counted = self.checked.agg(*(column.alias(name) for name, column in tally_metrics().items())).first()
+        dates = (value if isinstance(value, date) else date.fromisoformat(value) for value in counted["dates"])
+        return Tally(rows_in=counted["rows_in"], quarantined=counted["quarantined"], duplicates=self.losers.count(),
+                     watermark_ms=counted["watermark_ms"], dates=tuple(sorted(dates)))
 
     def counts(self) -> dict[str, int]:
         return self.tally().counts()
+
+
+def tally_metrics() -> dict[str, Column]:
+    """The aggregates of checked rows a Tally is made of: the lines in, the lines
+    quarantined, the largest received_ts of a valid line, its event dates."""
+    valid = F.col(VALID)
+    return {
+        "rows_in": F.count(F.lit(1)),
+        "quarantined": F.count_if(~valid),
+        "watermark_ms": F.max(F.when(valid, F.col(E.received_ts))),
+        "dates": F.collect_set(F.when(valid, F.col(EVENT_DATE))),
+    }
 
 
 @dataclass(frozen=True)

@@ -276,3 +276,26 @@ def test_every_gate_run_is_recorded_and_rendered_once_per_run(spark, lake, gates
     index = lake.quality_docs + "/index.html"
     with open(index, encoding="utf-8") as page:
         assert "play_sessions" in page.read()
+
+
+# --- the run's GX context -------------------------------------------------------------
+
+
+def test_a_context_made_ahead_is_the_one_the_gates_use(lake, gates) -> None:
+    gates.prepare(lake)
+    gates.prepare(lake)  # once a lake
+    context = gates.context(lake)
+    assert context is gates.context(lake)
+    assert context.data_sources.get("ottlake") is not None
+
+
+def test_a_context_that_could_not_be_made_ahead_fails_the_first_gate(lake, gates, monkeypatch) -> None:
+    from quality import gate
+
+    def broken(_lake):
+        raise RuntimeError("no GX today")
+
+    monkeypatch.setattr(gate, "_new_context", broken)
+    gates.prepare(lake)
+    with pytest.raises(RuntimeError, match="no GX today"):
+        gates.context(lake)

@@ -72,6 +72,19 @@ def test_delta_round_trip_and_merge(spark, tmp_path):
     assert [row["operation"] for row in table.history().orderBy("version").collect()] == ["WRITE", "MERGE"]
 
 
+def test_a_shuffle_stage_observes_its_rows_as_it_stores_them(spark):
+    from pyspark.sql import functions as F
+
+    from spark_jobs.spark import observed_shuffle_stage
+
+    frame = spark.range(100).withColumn("day", F.date_add(F.lit("2026-03-01").cast("date"), (F.col("id") % 2)
+                                                          .cast("int")))
+    metrics = {"rows": F.count(F.lit(1)), "odd": F.count_if(F.col("id") % 2 == 1), "days": F.collect_set("day")}
+    stored, observed = observed_shuffle_stage(frame, [F.col("id") % 4], metrics)
+    assert (observed["rows"], observed["odd"], sorted(observed["days"])) == (100, 50, ["2026-03-01", "2026-03-02"])
+    assert stored.count() == 100
+
+
 def test_a_staged_append_is_invisible_until_committed(spark, tmp_path):
     """delta_io.stage_append: the files are written (and readable through `frame`)
     before any Delta reader sees them; commit publishes them in one version, with
@@ -87,6 +100,7 @@ def test_a_staged_append_is_invisible_until_committed(spark, tmp_path):
     staged = delta_io.stage_append(spark, path, fresh)
     assert sorted(map(tuple, staged.frame.collect())) == sorted(map(tuple, fresh.collect()))
     assert spark.read.format("delta").load(path).count() == 0
+    assert staged.rows == 10
     assert staged.commit() == 1
     assert spark.read.format("delta").load(path).count() == 10
     assert delta_io.last_commit_metrics(spark, path)["numOutputRows"] == 10

@@ -41,4 +41,15 @@ public final class ShuffleStage {
     LogicalRDD plan = LogicalRDD$.MODULE$.fromDataset(rows, classic, false);
     return org.apache.spark.sql.classic.Dataset$.MODULE$.ofRows(classic.sparkSession(), plan);
   }
+
+  /**
+   * What {@code frame} observed under {@code name} ({@code Dataset.observe}) while {@link #of}
+   * computed it, as the JSON of the metrics' row; null when it observed nothing by that name.
+   * The metrics are aggregated as the map side runs, so they cost no pass of their own.
+   */
+  public static String observed(Dataset<Row> frame, String name) {
+    org.apache.spark.sql.classic.Dataset<Row> classic = (org.apache.spark.sql.classic.Dataset<Row>) frame;
+    scala.Option<Row> metrics = classic.queryExecution().observedMetrics().get(name);
+    return metrics.isDefined() ? metrics.get().json() : null;
+  }
 }
