@@ -201,3 +201,24 @@ def test_each_job_runs_alone_through_its_main(tmp_path, spark, capsys) -> None:
     assert f"play_sessions_recomputed={len(simulation.sessions)}" in out[1]
     assert bronze.main(["--lake", str(tmp_path), "--window", "2026-03-02T00/2026-03-01T00"]) == 1
     assert "the end must be after the start" in capsys.readouterr().err
+
+
+def test_lines_the_tally_does_not_account_for_publish_nothing(tmp_path, spark, capsys, monkeypatch) -> None:
+    """The tally is observed as bronze stores its checked rows; into an empty bronze
+    the rows written must be exactly the lines in less the quarantined and the
+    duplicates, or nothing is committed (a map task counted twice would say so)."""
+    from dataclasses import replace
+
+    from spark_jobs.transforms.bronze import BronzeResult
+
+    tally = BronzeResult.tally
+    monkeypatch.setattr(BronzeResult, "tally", lambda self, counted=None: replace(tally(self, counted),
+                                                                                    rows_in=tally(self, counted).rows_in + 1))
+    simulation = simulate(SimConfig(viewers=3, minutes=10, seed=7, start_ms=START_MS))
+    land(simulation.deliveries, LocalRawZone(tmp_path), stream_name=STREAM)
+    rc = main(["batch", "--lake", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.count("\n") == 1
+    assert err.startswith("error: bronze wrote ") and err.strip().endswith("nothing published")
+    assert table(spark, Lake.at(tmp_path).bronze).count() == 0
+    assert not list((tmp_path / "bronze").rglob("*.parquet"))
