@@ -68,7 +68,9 @@ class GateRun:
     def prepare(self, lake: Lake) -> None:
         """Start making the lake's GX context in a thread of its own: importing GX
         and building the context is 3-5 s of Python that the run's first gate
-        would otherwise wait for, while the stage before it runs in the JVM."""
+        would otherwise wait for, while the stage before it runs in the JVM. Only
+        once the run's SparkSession is built: GX's Spark source asks for the
+        session (getOrCreate), and must find that one, not make its own."""
         if lake.root in self._contexts or lake.root in self._making:
             return
         maker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ottlake-gx-context")

@@ -88,8 +88,8 @@ def run_job(argv: Sequence[str] | None, description: str, job: Callable[..., Sta
         gates = GateRun.new(max_quarantine_share=Settings.load().quality_max_quarantine_share)
         lake = Lake.at(args.lake)
         window = Window.parse(args.window)
-        gates.prepare(lake)
         spark = build_session(args.mode, app_name=f"ottlake-{job.__module__.rsplit('.', 1)[-1]}")
+        gates.prepare(lake)
         with recorded(spark, gates):
             report = job(spark, lake, window=window, gates=gates)
     except OttlakeError as exc:
