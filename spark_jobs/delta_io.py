@@ -151,7 +151,7 @@ class StagedAppend:
     def rows(self) -> int:
         """The rows written, as the files' statistics count them (counted when a
         session collects no statistics)."""
-        counts = [self._actions.apply(i).numLogicalRecords() for i in range(self._actions.size())]
+        counts = [action.numLogicalRecords() for action in _each(self._actions)]
         if all(count.isDefined() for count in counts):
             return sum(int(count.get()) for count in counts)
         return self.frame.count()
@@ -172,8 +172,8 @@ class StagedAppend:
 
         log = self._txn.deltaLog()
         filesystem, _ = hadoop_path(self._spark, self._path)
-        for index in range(self._actions.size()):
-            filesystem.delete(self._actions.apply(index).absolutePath(log), False)
+        for action in _each(self._actions):
+            filesystem.delete(action.absolutePath(log), False)
 
 
 def stage_append(spark: SparkSession, path: str, fresh: DataFrame) -> StagedAppend | None:
@@ -195,7 +195,7 @@ def stage_append(spark: SparkSession, path: str, fresh: DataFrame) -> StagedAppe
 
 def _files_frame(spark: SparkSession, path: str, transaction: Any, actions: Any) -> DataFrame:
     """The rows of `actions`' files (AddFile each: an append writes nothing else)."""
-    kinds = {actions.apply(i).getClass().getSimpleName() for i in range(actions.size())}
+    kinds = {action.getClass().getSimpleName() for action in _each(actions)}
     if kinds - {"AddFile"}:
         from ottlake.errors import JobError
 
@@ -203,6 +203,11 @@ def _files_frame(spark: SparkSession, path: str, transaction: Any, actions: Any)
     scala = _Scala(spark._jvm)
     return DataFrame(transaction.deltaLog().createDataFrame(transaction.snapshot(), actions, False, scala.none()),
                      spark)
+
+
+def _each(actions: Any) -> list[Any]:
+    """The elements of a Scala Seq of Delta actions, through py4j."""
+    return [actions.apply(index) for index in range(actions.size())]
 
 
 class _Scala:
