@@ -360,3 +360,46 @@ def test_the_tally_observed_while_storing_is_the_tally_of_a_pass(spark) -> None:
     staged = result.staged(stored)
     assert staged.tally(counted) == staged.tally() == result.tally()
     assert staged.tally(counted).quarantined > 0 and len(staged.tally(counted).dates) > 0
+
+
+def test_the_repeated_id_hashes_observed_while_storing_are_the_aggregates(spark, ran: Ran) -> None:
+    """The job observes the repeated id hashes as it stores the checked rows
+    (RepeatedHashes.java); the dedup then uses them instead of aggregating the
+    stored rows, with the same outputs. A quarantined copy does not repeat an id."""
+    from spark_jobs.spark import observed_shuffle_stage
+    from spark_jobs.transforms.bronze import REPEATED_HASHES, bronze, read_task, tally_metrics
+
+    twice, invalid_copy = event(80), event(81)
+    extra = [text(twice), text({**twice, E.received_ts: twice[E.received_ts] + 5}), text(invalid_copy),
+             text({**invalid_copy, E.seq: "not a number"})]
+    raw = spark.createDataFrame(
+        [(line.text, line.source_object, line.object_ts_ms) for line in LINES] + [(t, "obj", OBJECT_TS_MS) for t in extra],
+        "line string, source_object string, object_ts_ms long",
+    ).repartition(3)
+    result = bronze(raw, ingest_ts=INGEST_TS)
+    stored, counted = observed_shuffle_stage(result.checked, [read_task()], tally_metrics())
+    assert counted[REPEATED_HASHES] is not None
+    staged = result.staged(stored, counted)
+    expected = {row[0] for row in result.repeated.collect()}
+    assert {row[0] for row in staged.repeated.collect()} == expected and len(expected) >= 2
+    assert {row[E.event_id] for row in result.gated().where("event_id_hash_repeats").collect()} >= {twice[E.event_id]}
+    assert invalid_copy[E.event_id] not in {
+        row[E.event_id] for row in result.gated().where("event_id_hash_repeats").collect()}
+    assert sorted(map(tuple, staged.events.drop("ingest_ts").collect())) == sorted(
+        map(tuple, result.events.drop("ingest_ts").collect()))
+    assert staged.tally(counted) == result.tally()
+
+
+def test_repeated_hashes_past_their_limit_give_way_to_the_aggregate(spark) -> None:
+    """RepeatedHashes returns null past its limit (the driver would hold every
+    hash); the dedup then aggregates the stored rows itself."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs.spark import register_java_aggregate
+    from spark_jobs.transforms.bronze import _hashes
+
+    register_java_aggregate(spark, "test_repeated_small", "io.ottlake.spark.RepeatedHashes", 6)
+    values = spark.createDataFrame([(v,) for v in (3, 1, 3, 2, None, 1, 1)], "v long").repartition(2)
+    few = values.agg(F.call_function("test_repeated_small", F.col("v"))).first()[0]
+    assert sorted(row[0] for row in _hashes(spark, few).collect()) == [1, 3]
+    assert values.union(values).agg(F.call_function("test_repeated_small", F.col("v"))).first()[0] is None

@@ -1,0 +1,75 @@
+"""The lake's `_state/`: consumed raw objects and each job's mark (spark_jobs.state)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+
+from spark_jobs import delta_io, state
+from spark_jobs.lake import Lake
+from spark_jobs.raw import RawObject
+
+AT = datetime(2026, 11, 24, 12, 0)
+
+
+def _obj(name: str, size: int = 10, modified_ms: int = 1) -> RawObject:
+    return RawObject(f"file:/raw/{name}", size, modified_ms, f"file:///raw/{name}")
+
+
+def test_a_mark_written_is_read_back_and_a_missing_one_is_the_start(spark, tmp_path) -> None:
+    lake = Lake.at(tmp_path)
+    assert state.read_mark(spark, lake, "sessions") == state.Mark(-1, None)
+    state.write_mark(spark, lake, "sessions", state.Mark(3, 1_000), at=AT)
+    state.write_mark(spark, lake, "bronze", state.Mark(-1, 2_000), at=AT)
+    assert state.read_mark(spark, lake, "sessions") == state.Mark(3, 1_000)
+    assert state.read_mark(spark, lake, "bronze") == state.Mark(-1, 2_000)
+    rows = delta_io.read_table(spark, lake.state("marks")).collect()
+    assert sorted((r.job, r.input_version, r.watermark_ms) for r in rows) == [
+        ("bronze", -1, 2_000), ("sessions", 3, 1_000)]
+
+
+def test_marks_another_writer_committed_are_read(spark, tmp_path) -> None:
+    """The marks kept in the process are used only while the table is at their version."""
+    lake = Lake.at(tmp_path)
+    state.write_mark(spark, lake, "sessions", state.Mark(3, 1_000), at=AT)
+    assert state.read_mark(spark, lake, "sessions") == state.Mark(3, 1_000)
+    other = spark.createDataFrame([("sessions", 7, 5_000, AT), ("aggregates", 2, None, AT)], state.MARKS_SCHEMA)
+    delta_io.merge_rows(spark, lake.state("marks"), other, keys=["job"])
+    assert state.read_mark(spark, lake, "sessions") == state.Mark(7, 5_000)
+    assert state.read_mark(spark, lake, "aggregates") == state.Mark(2, None)
+    # and a mark written after another writer's commit is still right
+    delta_io.merge_rows(spark, lake.state("marks"), other.limit(1).selectExpr(
+        "job", "8 AS input_version", "watermark_ms", "updated_at"), keys=["job"])
+    state.write_mark(spark, lake, "aggregates", state.Mark(4, None), at=AT)
+    assert state.read_mark(spark, lake, "sessions") == state.Mark(8, 5_000)
+    assert state.read_mark(spark, lake, "aggregates") == state.Mark(4, None)
+
+
+def test_marks_of_a_table_made_again_at_the_same_path_are_not_reused(spark, tmp_path) -> None:
+    lake = Lake.at(tmp_path)
+    state.write_mark(spark, lake, "sessions", state.Mark(3, 1_000), at=AT)
+    assert state.read_mark(spark, lake, "sessions") == state.Mark(3, 1_000)
+    shutil.rmtree(tmp_path / "_state")
+    state.write_mark(spark, lake, "bronze", state.Mark(-1, 9), at=AT)  # the new table's version 1, as before
+    assert delta_io.current_version(spark, lake.state("marks")) == 1
+    assert state.read_mark(spark, lake, "sessions") == state.Mark(-1, None)
+    assert state.read_mark(spark, lake, "bronze") == state.Mark(-1, 9)
+
+
+def test_new_objects_are_the_ones_not_consumed_or_changed_since(spark, tmp_path) -> None:
+    lake = Lake.at(tmp_path)
+    listed = [_obj("a"), _obj("b")]
+    assert state.new_objects(spark, lake, listed) == listed  # a first run: every object
+    state.record_objects(spark, lake, listed, run_id="r1", at=AT)
+    later = [_obj("a"), _obj("b", size=20), _obj("c")]  # b rewritten in place, c new
+    assert state.new_objects(spark, lake, later) == [_obj("b", size=20), _obj("c")]
+
+
+def test_version_and_emptiness_come_from_the_log(spark, tmp_path) -> None:
+    path = str(tmp_path / "t")
+    delta_io.ensure_table(spark, path, state.MARKS_SCHEMA)
+    assert (delta_io.current_version(spark, path), delta_io.is_empty(spark, path)) == (0, True)
+    spark.createDataFrame([("x", 1, None, AT)], state.MARKS_SCHEMA).write.format("delta").mode("append").save(path)
+    assert (delta_io.current_version(spark, path), delta_io.is_empty(spark, path)) == (1, False)
+    table, version = delta_io.table_id(spark, path)
+    assert version == 1 and len(table) == 36
