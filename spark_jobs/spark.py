@@ -119,15 +119,6 @@ def register_java_function(spark: SparkSession, name: str, class_name: str, retu
     spark._jsparkSession.udf().register(name, function, spark._jsparkSession.parseDataType(return_type.json()))
 
 
-def register_java_aggregate(spark: SparkSession, name: str, class_name: str, *args: Any) -> None:
-    """Make the Java Aggregator of longs `class_name` (in ottlake's jar), built with
-    `args`, callable as the aggregate function `name`."""
-    jvm = spark._jvm
-    aggregator = _java_class(spark, class_name)(*args)
-    function = jvm.org.apache.spark.sql.functions.udaf(aggregator, jvm.org.apache.spark.sql.Encoders.LONG())
-    spark._jsparkSession.udf().register(name, function)
-
-
 def shuffle_stage(frame: DataFrame, *columns: str | Column) -> DataFrame:
     """`frame` computed now, once, hash-partitioned by `columns` and kept as the
     shuffle's files; the frame returned reads them (ShuffleStage.java: why, and how

@@ -73,7 +73,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
     # arrival order (by a hash of the id, sessions then read bronze 15-20% slower).
     # The tally's counts are observed as the rows are stored: no pass of their own.
     stored, counted = observed_shuffle_stage(result.checked, [read_task()], tally_metrics())
-    result = result.staged(stored, counted)
+    result = result.staged(stored)
     # The dedup's repeated id hashes and losing copies, kept: the tally, the gate and
     # the append read them.
     kept = [result.repeated.persist(StorageLevel.MEMORY_AND_DISK), result.losers.persist(StorageLevel.MEMORY_AND_DISK)]

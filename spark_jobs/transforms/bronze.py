@@ -23,14 +23,12 @@ that fail, so what is stored is mostly the typed columns.
 
 from __future__ import annotations
 
-import base64
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -40,7 +38,6 @@ from schemas.contract import EVENT_FIELDS, E
 from schemas.tables import spark_event_schema
 from schemas.validate import Reason
 from spark_jobs.columns import EVENT_TIME, conform
-from spark_jobs.spark import register_java_aggregate
 from spark_jobs.transforms import contract_checks as checks
 from spark_jobs.transforms.common import utc_date
 
@@ -128,12 +125,9 @@ class BronzeResult:
         return joined.select(*events.columns,
                              F.coalesce(F.col(EVENT_ID_HASH_REPEATS), F.lit(False)).alias(EVENT_ID_HASH_REPEATS))
 
-    def staged(self, checked: DataFrame, counted: Mapping[str, Any] | None = None) -> BronzeResult:
-        """The same outputs from `checked` as stored and read back; with the
-        repeated id hashes of `counted` (tally_metrics as observed while storing
-        it), when they were observed, instead of an aggregate of its rows."""
-        observed = None if counted is None else counted.get(REPEATED_HASHES)
-        return settle(checked, repeated=None if observed is None else _hashes(checked.sparkSession, observed))
+    def staged(self, checked: DataFrame) -> BronzeResult:
+        """The same outputs from `checked` as stored and read back."""
+        return settle(checked)
 
     def tally(self, counted: Mapping[str, Any] | None = None) -> Tally:
         """Where the lines went, and what the valid ones say of time: TALLY's
@@ -159,27 +153,7 @@ def tally_metrics() -> dict[str, Column]:
         "quarantined": F.count_if(~valid),
         "watermark_ms": F.max(F.when(valid, F.col(E.received_ts))),
         "dates": F.collect_set(F.when(valid, F.col(EVENT_DATE))),
-        # What repeated_ids computes, as one binary value (RepeatedHashes.java):
-        # observed while the job stores the rows, it saves the dedup a pass over them.
-        REPEATED_HASHES: F.call_function(_REPEATED_FUNCTION, F.when(valid, F.col(_ID_HASH))),
     }
-
-
-REPEATED_HASHES = "repeated_id_hashes"
-_REPEATED_FUNCTION = "ottlake_repeated_hashes"
-# The most hashes RepeatedHashes gathers on the driver (8 bytes each: 200 MB);
-# past it, the dedup aggregates the stored rows instead.
-_OBSERVED_HASHES_LIMIT = 25_000_000
-
-
-def _hashes(spark: SparkSession, observed: str | bytes) -> DataFrame:
-    """The id hashes RepeatedHashes observed (big-endian longs; in JSON, base64)
-    as a frame like repeated_ids'."""
-    import pyarrow as pa
-
-    data = base64.b64decode(observed) if isinstance(observed, str) else bytes(observed)
-    values = struct.unpack(f">{len(data) // 8}q", data)
-    return spark.createDataFrame(pa.table({_ID_HASH: pa.array(values, pa.int64())}))
 
 
 @dataclass(frozen=True)
@@ -218,14 +192,13 @@ def bronze(raw_lines: DataFrame, *, ingest_ts: datetime) -> BronzeResult:
     return settle(checked)
 
 
-def settle(checked: DataFrame, *, repeated: DataFrame | None = None) -> BronzeResult:
+def settle(checked: DataFrame) -> BronzeResult:
     """The outputs of checked rows: the ones `bronze` computes, or the same rows
-    once the job has stored them (`BronzeResult.staged`); `repeated`, when known,
-    is what repeated_ids would make of them."""
+    once the job has stored them (`BronzeResult.staged`)."""
     is_valid = F.col(VALID)
     bronze_columns = [F.col(field.name) for field in BRONZE_SCHEMA.fields]
     valid = checked.filter(is_valid).select(*bronze_columns, _TIE_BREAK, _ROW_ID, _ID_HASH)
-    repeated = repeated_ids(valid) if repeated is None else repeated
+    repeated = repeated_ids(valid)
     losers = losing_copies(valid, repeated)
     events = first_copies(valid, losers)
     quarantine = checked.filter(~is_valid).transform(_quarantine_rows)
@@ -248,8 +221,6 @@ def check_lines(raw_lines: DataFrame, *, ingest_ts: datetime) -> DataFrame:
     if ingest_ts.tzinfo is None:
         raise JobError("ingest_ts must be timezone-aware (the lake's times are UTC instants)")
     checks.register(raw_lines.sparkSession)
-    register_java_aggregate(raw_lines.sparkSession, _REPEATED_FUNCTION, "io.ottlake.spark.RepeatedHashes",
-                            _OBSERVED_HASHES_LIMIT)
     # The line itself goes no further than this projection (the check hands it back
     # only when it fails): every row of the next ones is that much narrower.
     checked = raw_lines.select(

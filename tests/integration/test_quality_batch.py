@@ -99,8 +99,8 @@ def test_a_failed_bronze_gate_leaves_no_bronze_file(tmp_path, simulation, spark,
 
     settle = bronze.settle
 
-    def negative_seq(checked, **options):
-        result = settle(checked, **options)
+    def negative_seq(checked):
+        result = settle(checked)
         return replace(result, events=result.events.withColumn("seq", F.lit(-1)))
 
     monkeypatch.setattr(bronze, "settle", negative_seq)
