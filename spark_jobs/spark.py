@@ -119,6 +119,27 @@ def register_java_function(spark: SparkSession, name: str, class_name: str, retu
     spark._jsparkSession.udf().register(name, function, spark._jsparkSession.parseDataType(return_type.json()))
 
 
+def is_in(column: Column, values: Sequence[str]) -> Column:
+    """`column IN values` for many strings (Spark makes it a hash-set lookup).
+
+    PySpark's `Column.isin` makes a literal of each value with a call to the JVM of
+    its own: the 26,614 raw objects of 10M events took 11 s. Here the values cross
+    in one batch, as a one-column frame the JVM collects into the list it tests
+    against (~1 s, with the job that collects them)."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    if spark is None:
+        raise RuntimeError("is_in needs an active SparkSession")
+    if not values:
+        from pyspark.sql import functions as F
+
+        return F.lit(False)
+    frame = spark.createDataFrame([(value,) for value in values], "value string")
+    listed = getattr(frame._jdf, "as")(spark._jvm.org.apache.spark.sql.Encoders.STRING()).collectAsList()
+    return type(column)(column._jc.isInCollection(listed))
+
+
 def shuffle_stage(frame: DataFrame, *columns: str | Column) -> DataFrame:
     """`frame` computed now, once, hash-partitioned by `columns` and kept as the
     shuffle's files; the frame returned reads them (ShuffleStage.java: why, and how

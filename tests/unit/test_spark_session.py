@@ -175,3 +175,20 @@ def test_a_shuffle_stage_is_computed_once_and_read_from_its_files(spark, tmp_pat
     for _ in range(2):
         assert sorted(tuple(row) for row in staged.collect()) == expected
     assert staged.filter(F.col("length") == 6).count() == 10  # queries on top plan as usual
+
+
+def test_is_in_tests_membership_of_many_strings_exactly(spark):
+    """spark.is_in: the values cross in one batch, as they are (quotes, backslashes,
+    newlines, non-ASCII); no value means no match, null stays null."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs.spark import is_in
+
+    odd = ["it's", "back\\slash", "two\nlines", "ünï", "%20 and space"]
+    values = odd + [f"file-{n}" for n in range(3000)]
+    probe = spark.createDataFrame([(v,) for v in [*odd, "file-2999", "file-3000", "its", None]], "v string")
+    rows = probe.select("v", is_in(F.col("v"), values).alias("hit")).collect()
+    assert {row.v: row.hit for row in rows} == {
+        **{v: True for v in odd}, "file-2999": True, "file-3000": False, "its": False, None: None,
+    }
+    assert {row.hit for row in probe.select(is_in(F.col("v"), []).alias("hit")).collect()} == {False}
