@@ -101,6 +101,14 @@ def test_tables_are_readable_by_delta_rs(simulated_lake, spark) -> None:
     schema = pq.ParquetFile(one_file).schema
     stored = {schema.column(i).path: schema.column(i).physical_type for i in range(len(schema))}
     assert stored["event_time"] == stored["ingest_ts"] == "INT64"
+    # Parquet's column statistics only for the columns Delta keeps statistics of
+    # (bronze.STATS_COLUMNS, delta_io.parquet_statistics_only).
+    from spark_jobs.jobs.bronze import STATS_COLUMNS
+
+    row_group = pq.ParquetFile(one_file).metadata.row_group(0)
+    with_stats = {row_group.column(i).path_in_schema for i in range(row_group.num_columns)
+                  if row_group.column(i).is_stats_set}
+    assert with_stats == set(map(str, STATS_COLUMNS))
     arrow = DeltaTable(lake.bronze).to_pyarrow_table(columns=["event_id", "event_time"])
     assert arrow.schema.field("event_time").type == pa.timestamp("us", tz="UTC")
     micros = table(spark, lake.bronze).selectExpr("event_id", "unix_micros(event_time) AS us").collect()

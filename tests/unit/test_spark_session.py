@@ -192,3 +192,30 @@ def test_is_in_tests_membership_of_many_strings_exactly(spark):
         **{v: True for v in odd}, "file-2999": True, "file-3000": False, "its": False, None: None,
     }
     assert {row.hit for row in probe.select(is_in(F.col("v"), []).alias("hit")).collect()} == {False}
+
+
+def test_parquet_statistics_only_keeps_the_named_columns_stats_and_restores_the_session(spark, tmp_path):
+    import pyarrow.parquet as pq
+
+    from spark_jobs.delta_io import parquet_statistics_only
+
+    frame = spark.createDataFrame([(1, "a", 10), (2, "b", 20)], "k long, s string, t long")
+    spark.conf.set("parquet.column.statistics.enabled#s", "false")  # a value set before: put back after
+    try:
+        with parquet_statistics_only(spark, ["t"]):
+            frame.write.parquet(str(tmp_path / "limited"))
+            assert spark.conf.get("parquet.column.statistics.enabled") == "false"
+        assert spark.conf.get("parquet.column.statistics.enabled", None) is None
+        assert spark.conf.get("parquet.column.statistics.enabled#t", None) is None
+        assert spark.conf.get("parquet.column.statistics.enabled#s") == "false"
+    finally:
+        spark.conf.unset("parquet.column.statistics.enabled#s")
+    frame.write.parquet(str(tmp_path / "default"))
+
+    def stats(folder):
+        files = [f for f in (tmp_path / folder).glob("*.parquet") if pq.ParquetFile(f).metadata.num_rows]
+        group = pq.ParquetFile(files[0]).metadata.row_group(0)
+        return {group.column(i).path_in_schema for i in range(group.num_columns) if group.column(i).is_stats_set}
+
+    assert stats("limited") == {"t"}
+    assert stats("default") == {"k", "s", "t"}
