@@ -23,7 +23,7 @@ from datetime import datetime
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from spark_jobs.delta_io import ensure_table, is_empty, merge_rows, read_table, table_id
+from spark_jobs.delta_io import ensure_table, file_count, is_empty, merge_rows, read_table, snapshot, table_id
 from spark_jobs.lake import Lake
 from spark_jobs.raw import RawObject
 
@@ -99,12 +99,15 @@ _MARKS: dict[str, _Marks] = {}
 def _marks(spark: SparkSession, lake: Lake) -> _Marks:
     path = lake.state("marks")
     ensure_table(spark, path, MARKS_SCHEMA)
-    table, version = table_id(spark, path)
+    current = snapshot(spark, path)
+    table, version = str(current.metadata().id()), int(current.version())
     kept = _MARKS.get(path)
     if kept is not None and (kept.table, kept.version) == (table, version):
         return kept
-    # The rows of that version exactly (time travel), should another writer commit meanwhile.
-    rows = spark.read.format("delta").option("versionAsOf", version).load(path).collect()
+    # The rows of that version exactly (time travel), should another writer commit
+    # meanwhile; none to read when it has no files (a first run).
+    rows = [] if file_count(current) == 0 else (
+        spark.read.format("delta").option("versionAsOf", version).load(path).collect())
     kept = _Marks(table, version, {row.job: Mark(int(row.input_version), row.watermark_ms) for row in rows})
     _MARKS[path] = kept
     return kept

@@ -73,3 +73,22 @@ def test_version_and_emptiness_come_from_the_log(spark, tmp_path) -> None:
     assert (delta_io.current_version(spark, path), delta_io.is_empty(spark, path)) == (1, False)
     table, version = delta_io.table_id(spark, path)
     assert version == 1 and len(table) == 36
+
+
+def test_file_count_reads_the_checksum_and_falls_back_to_the_log(spark, tmp_path) -> None:
+    """delta_io.file_count: the version's checksum file when there is one, else the
+    log's state (a writer that leaves no checksum): the same counts either way."""
+    path = tmp_path / "t"
+    delta_io.ensure_table(spark, str(path), state.MARKS_SCHEMA)
+    for job in ("x", "y"):  # two appends: two files
+        spark.createDataFrame([(job, 1, None, AT)], state.MARKS_SCHEMA).write.format("delta").mode("append").save(
+            str(path))
+    current = delta_io.snapshot(spark, str(path))
+    assert current.checksumOpt().isDefined()
+    assert delta_io.file_count(current) == int(current.numOfFiles()) == 2
+    for checksum in (path / "_delta_log").glob("*.crc"):
+        checksum.unlink()
+    spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
+    current = delta_io.snapshot(spark, str(path))
+    assert not current.checksumOpt().isDefined()
+    assert delta_io.file_count(current) == 2 and not delta_io.is_empty(spark, str(path))
