@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+from pyspark.sql import functions as F
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -212,6 +213,29 @@ VECTORS: list[tuple[str, str, set[tuple[str, str]]]] = [
         V((E.error_message, R.string_too_long)),
     ),
     ("event_id_not_a_uuid", line(event_id="not-a-uuid"), V((E.event_id, R.invalid_format))),
+    # The UUID pattern's edges (EventCheck.FixedShape matches it by hand; re.search decides).
+    ("event_id_upper_case", line(event_id="6F1C1D2E-0000-4000-8000-00000000000A"), set()),
+    ("event_id_with_final_newline", line(event_id="6f1c1d2e-0000-4000-8000-000000000001\n"), set()),
+    ("event_id_with_two_final_newlines", line(event_id="6f1c1d2e-0000-4000-8000-000000000001\n\n"),
+     V((E.event_id, R.invalid_format))),
+    ("event_id_with_final_carriage_return", line(event_id="6f1c1d2e-0000-4000-8000-000000000001\r"),
+     V((E.event_id, R.invalid_format))),
+    ("event_id_one_digit_short", line(event_id="6f1c1d2e-0000-4000-8000-00000000001"),
+     V((E.event_id, R.invalid_format))),
+    ("event_id_one_digit_long", line(event_id="6f1c1d2e-0000-4000-8000-0000000000012"),
+     V((E.event_id, R.invalid_format))),
+    ("event_id_dash_misplaced", line(event_id="6f1c1d2e0-000-4000-8000-000000000001"),
+     V((E.event_id, R.invalid_format))),
+    ("event_id_not_hex", line(event_id="6f1c1d2g-0000-4000-8000-000000000001"), V((E.event_id, R.invalid_format))),
+    ("event_id_arabic_indic_digit", line(event_id="6f1c1d2e-0000-4000-8000-00000000000\u0663"),
+     V((E.event_id, R.invalid_format))),
+    ("event_id_fullwidth_digit", line(event_id="6f1c1d2e-0000-4000-8000-00000000000\uff11"),
+     V((E.event_id, R.invalid_format))),
+    ("event_id_inner_newline", line(event_id="6f1c1d2e-0000-4000-8000-00000000\n0001"),
+     V((E.event_id, R.invalid_format))),
+    ("event_id_leading_space", line(event_id=" 6f1c1d2e-0000-4000-8000-000000000001"),
+     V((E.event_id, R.invalid_format))),
+    ("country_with_two_final_newlines", line(country="DE\n\n"), V((E.country, R.invalid_format))),
     ("country_lower_case", line(country="de"), V((E.country, R.invalid_format))),
     ("country_alpha3", line(country="DEU"), V((E.country, R.invalid_format))),
     ("negative_seq", line(seq=-1), V((E.seq, R.out_of_range))),
@@ -418,3 +442,33 @@ def test_a_schema_keyword_without_a_rule_is_refused(spark) -> None:
     schema["properties"][E.seq]["type"] = "number"
     with pytest.raises(JobError, match=r"seq: JSON type 'number' has no rule"):
         checks.register(spark, schema=schema)
+
+
+@pytest.mark.parametrize("pattern", [
+    "^[a-c]{2}-[0-9]$",  # a fixed shape: matched by hand (EventCheck.FixedShape)
+    "^x[A-Z0-9]{3}$",
+    "^[a-c]{2,3}$",  # the rest: java.util.regex, as re.search reads them
+    "^(ab|cd)$",
+    "b[0-9]",
+    "^a.$",
+])
+def test_patterns_are_searched_as_python_searches_them(spark, pattern) -> None:
+    import re
+    from datetime import UTC, datetime
+
+    from schemas.contract import event_schema
+    from spark_jobs.transforms import contract_checks as checks
+
+    schema = json.loads(json.dumps(event_schema()))
+    schema["properties"][E.cdn]["pattern"] = pattern
+    values = ["ab-1", "ab-1\n", "ab-1\n\n", "abc-1", "ab-x", "xA1Z", "xa1Z", "ab", "abc", "abcd", "cd", "ab1",
+              "zb7", "a\n", "aé", "", "ab-\u0661"]
+    checks.register(spark, schema=schema)
+    try:
+        frame = spark.createDataFrame([(json.dumps({**BASE, E.cdn: value}), OBJECT_TS_MS) for value in values],
+                                      "line string, ts long")
+        rows = frame.select(checks.check(F.col("line"), F.col("ts"))[checks.VIOLATIONS].alias("v")).collect()
+    finally:
+        checks.register(spark)
+    flagged = [any(v["field"] == E.cdn for v in row.v) for row in rows]
+    assert flagged == [re.search(pattern, value) is None for value in values]
