@@ -1,7 +1,7 @@
 """Play sessions: the state machine of qoe-metrics.md section 1, folded in the JVM.
 
 One shuffle: the events are grouped by `play_session_id` and collected as an array
-of small structs, sorted by (`event_ts`, `seq`, `event_id`), then walked once by a
+of small structs, then sorted by (`event_ts`, `seq`, `event_id`) and walked once by a
 compiled Java function (`spark_jobs/java/io/ottlake/spark/PlaySessionFold.java`,
 built into ottlake's jar at set-up) that returns the accumulator: state, `in_ad`,
 the first-frame and from-paused flags, the bitrate in force, the previous timestamp,
@@ -58,8 +58,8 @@ class State(IntEnum):
 
 
 # Fields of one event in the collected array, in the order PlaySessionFold reads
-# them. The first three are its order (array_sort compares structs field by
-# field); `event_id` breaks ties between distinct events with the same (event_ts,
+# them. The first three are its order (the fold sorts the structs as array_sort
+# would, field by field); `event_id` breaks ties between distinct events with the same (event_ts,
 # seq) deterministically, and puts duplicates of one event next to each other, so
 # that the fold can skip them.
 _TS, _SEQ, _ID = "ts", "seq", "id"
@@ -110,6 +110,7 @@ _ACC: list[tuple[str, T.DataType]] = [
     ("max_playhead", LONG),
     ("end_time", T.TimestampType()),
     ("closed_at", _KEY_TYPE),  # (ts, seq, id) of the event that closed
+    ("start_time", T.TimestampType()),  # the first event's time
 ]
 ACC_TYPE = T.StructType([
     *(T.StructField(name, data_type) for name, data_type in _ACC),
@@ -158,19 +159,17 @@ def play_sessions(
         events.select(E.play_session_id, _event_struct().alias(EVENTS))
         .repartition(E.play_session_id)
         .groupBy(E.play_session_id)
-        .agg(F.array_sort(F.collect_list(EVENTS)).alias(EVENTS))
-        .select(
-            E.play_session_id,
-            F.element_at(F.col(EVENTS), 1)[_TIME].alias(PS.start_time),
-            _fold(F.col(EVENTS), gap_ms).alias(ACC),
-        )
+        .agg(F.collect_list(EVENTS).alias(EVENTS))
+        .select(E.play_session_id, _fold(F.col(EVENTS), gap_ms).alias(ACC))
+        .select(E.play_session_id, F.col(ACC)["start_time"].alias(PS.start_time), ACC)
     )
     return conform(sessions.select(*outputs(watermark_ms, gap_ms)), PLAY_SESSIONS_SCHEMA)
 
 
 def _fold(events: Column, gap_ms: int) -> Column:
-    """The accumulator after the last event of a sorted array of events (section 1,
-    PlaySessionFold; registered by play_sessions)."""
+    """The accumulator after the last event of an array of events, which the fold
+    sorts by (event_ts, seq, event_id) (section 1, PlaySessionFold; registered by
+    play_sessions)."""
     return F.call_function(FOLD_FUNCTION, events, F.lit(gap_ms).cast(LONG))
 
 

@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from schemas.contract import E
 from spark_jobs.columns import PLAY_SESSIONS_SCHEMA
 from spark_jobs.transforms.sessions import play_sessions
-from tests.fixtures_spark import MINUTE_MS, SessionCases, event_rows, events_frame, spent
+from tests.fixtures_spark import DAY_MS, MINUTE_MS, ORIGIN_MS, SessionCases, event_rows, events_frame, spent
 
 CASES = SessionCases()
 WATERMARK = CASES.watermark_ms
@@ -351,3 +352,27 @@ def test_one_row_per_play_session_and_one_shuffle(spark, folded):
     assert plan.count("Exchange") == 1
     assert "hashpartitioning(play_session_id" in plan
     assert "PythonUDF" not in plan and "BatchEvalPython" not in plan and "ArrowEvalPython" not in plan
+
+
+def test_events_with_one_event_ts_and_seq_are_ordered_by_event_id_as_spark_orders_strings(spark):
+    """PlaySessionFold sorts a session's events itself, as array_sort orders structs:
+    (event_ts, seq, event_id), ids by their UTF-8 bytes. U+FFFD sorts before U+10000
+    there (EF BF BD < F0 90 80 80), after it in UTF-16 (FFFD > D800)."""
+    from pyspark.sql import functions as F
+
+    low, high = "\ufffd", "\U00010000"
+    assert spark.range(1).select(F.array_sort(F.array(F.lit(high), F.lit(low)))).first()[0] == [low, high]
+    cases = {"request_sorts_first": (low, high), "frame_sorts_first": (high, low)}
+    rows = []
+    for name, (request_id, frame_id) in cases.items():
+        events = event_rows(name, [(0, "view_start"), (1000, "play_request"), (1000, "playing"), (5000, "view_end")])
+        events[1].update({E.event_id: request_id, E.seq: 1})
+        events[2].update({E.event_id: frame_id, E.seq: 1})
+        rows += reversed(events)
+    folded = {row[E.play_session_id]: row for row in play_sessions(events_frame(spark, rows),
+                                                                   watermark_ms=ORIGIN_MS + DAY_MS).collect()}
+    # play_request then playing at one instant: a startup of 0 ms; the other way
+    # round the first frame came before any request: no startup time (section 2).
+    assert folded["request_sorts_first"]["startup_time_ms"] == 0
+    assert folded["frame_sorts_first"]["startup_time_ms"] is None
+    assert {name: row["play_time_ms"] for name, row in folded.items()} == {name: 4000 for name in cases}
