@@ -99,7 +99,11 @@ def current_version(spark: SparkSession, path: str) -> int:
 def table_id(spark: SparkSession, path: str) -> tuple[str, int]:
     """(the table's id, its version): what names one state of one table, even when
     a table is dropped and made again at the same path."""
-    current = snapshot(spark, path)
+    return snapshot_id(snapshot(spark, path))
+
+
+def snapshot_id(current: Any) -> tuple[str, int]:
+    """table_id of a snapshot already taken."""
     return str(current.metadata().id()), int(current.version())
 
 

@@ -97,5 +97,5 @@ def read_lines(spark: SparkSession, root: str, objects: list[RawObject]) -> Data
             source_object.alias("source_object"),
             F.unix_millis(F.col("_metadata.file_modification_time")).alias("object_ts_ms"),
         )
-        .filter(is_in(source_object, [obj.uri for obj in objects]))
+        .filter(is_in(spark, source_object, [obj.uri for obj in objects]))
     )

@@ -119,18 +119,13 @@ def register_java_function(spark: SparkSession, name: str, class_name: str, retu
     spark._jsparkSession.udf().register(name, function, spark._jsparkSession.parseDataType(return_type.json()))
 
 
-def is_in(column: Column, values: Sequence[str]) -> Column:
+def is_in(spark: SparkSession, column: Column, values: Sequence[str]) -> Column:
     """`column IN values` for many strings (Spark makes it a hash-set lookup).
 
     PySpark's `Column.isin` makes a literal of each value with a call to the JVM of
     its own: the 26,614 raw objects of 10M events took 11 s. Here the values cross
-    in one batch, as a one-column frame the JVM collects into the list it tests
-    against (~1 s, with the job that collects them)."""
-    from pyspark.sql import SparkSession
-
-    spark = SparkSession.getActiveSession()
-    if spark is None:
-        raise RuntimeError("is_in needs an active SparkSession")
+    in one batch, as a one-column frame of `spark` the JVM collects into the list it
+    tests against (~1 s, with the job that collects them)."""
     if not values:
         from pyspark.sql import functions as F
 

@@ -23,7 +23,16 @@ from datetime import datetime
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from spark_jobs.delta_io import ensure_table, file_count, is_empty, merge_rows, read_table, snapshot, table_id
+from spark_jobs.delta_io import (
+    ensure_table,
+    file_count,
+    is_empty,
+    merge_rows,
+    read_table,
+    snapshot,
+    snapshot_id,
+    table_id,
+)
 from spark_jobs.lake import Lake
 from spark_jobs.raw import RawObject
 
@@ -100,7 +109,7 @@ def _marks(spark: SparkSession, lake: Lake) -> _Marks:
     path = lake.state("marks")
     ensure_table(spark, path, MARKS_SCHEMA)
     current = snapshot(spark, path)
-    table, version = str(current.metadata().id()), int(current.version())
+    table, version = snapshot_id(current)
     kept = _MARKS.get(path)
     if kept is not None and (kept.table, kept.version) == (table, version):
         return kept

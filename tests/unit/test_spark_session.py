@@ -187,11 +187,11 @@ def test_is_in_tests_membership_of_many_strings_exactly(spark):
     odd = ["it's", "back\\slash", "two\nlines", "ünï", "%20 and space"]
     values = odd + [f"file-{n}" for n in range(3000)]
     probe = spark.createDataFrame([(v,) for v in [*odd, "file-2999", "file-3000", "its", None]], "v string")
-    rows = probe.select("v", is_in(F.col("v"), values).alias("hit")).collect()
+    rows = probe.select("v", is_in(spark, F.col("v"), values).alias("hit")).collect()
     assert {row.v: row.hit for row in rows} == {
         **{v: True for v in odd}, "file-2999": True, "file-3000": False, "its": False, None: None,
     }
-    assert {row.hit for row in probe.select(is_in(F.col("v"), []).alias("hit")).collect()} == {False}
+    assert {row.hit for row in probe.select(is_in(spark, F.col("v"), []).alias("hit")).collect()} == {False}
 
 
 def test_parquet_statistics_only_keeps_the_named_columns_stats_and_restores_the_session(spark, tmp_path):
