@@ -88,19 +88,18 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         # then the events. The quarantine is kept either way: it holds the evidence.
         run_counts = frames.run_counts(spark, tally.counts())
         report.add_gate(check(lake, suite=RAW.name, frame=run_counts, run=gates))
-        with delta_io.parquet_statistics_only(spark, STATS_COLUMNS):
+        with delta_io.parquet_statistics_only(spark, STATS_COLUMNS):  # bronze's writes, either way
             inserted = _append(spark, lake, result, tally, report, gates)
-        if inserted is None:
-            report.add_gate(check(lake, suite=BRONZE.name, frame=result.gated(), run=gates))
-            # A later copy of an event may carry a slightly different derived time:
-            # look a day either side of the dates this run touches.
-            around = sorted({d + timedelta(days=k) for d in tally.dates for k in (-1, 0, 1)})
-            with delta_io.parquet_statistics_only(spark, STATS_COLUMNS):
+            if inserted is None:
+                report.add_gate(check(lake, suite=BRONZE.name, frame=result.gated(), run=gates))
+                # A later copy of an event may carry a slightly different derived time:
+                # look a day either side of the dates this run touches.
+                around = sorted({d + timedelta(days=k) for d in tally.dates for k in (-1, 0, 1)})
                 delta_io.merge_rows(
                     spark, lake.bronze, events, keys=[E.event_id], prune={EVENT_DATE: around},
                     inserted_only=True, update_when=f"s.`{E.received_ts}` < t.`{E.received_ts}`",
                 )
-            inserted = _inserted(spark, lake.bronze, tally.bronze)
+                inserted = _inserted(spark, lake.bronze, tally.bronze)
     finally:
         for frame in kept:
             frame.unpersist()

@@ -59,9 +59,9 @@ class State(IntEnum):
 
 # Fields of one event in the collected array, in the order PlaySessionFold reads
 # them. The first three are its order (the fold sorts the structs as array_sort
-# would, field by field); `event_id` breaks ties between distinct events with the same (event_ts,
-# seq) deterministically, and puts duplicates of one event next to each other, so
-# that the fold can skip them.
+# would, field by field); `event_id` breaks ties between distinct events with the
+# same (event_ts, seq) deterministically, and puts duplicates of one event next to
+# each other, so that the fold can skip them.
 _TS, _SEQ, _ID = "ts", "seq", "id"
 _TYPE, _CLOSES, _FATAL, _CODE = "type", "closes", "fatal", "code"
 _BITRATE, _PLAYHEAD, _TIME = "bitrate", "playhead", "time"

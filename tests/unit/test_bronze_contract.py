@@ -25,9 +25,10 @@ from schemas.validate import Reason, Violation, check_line, validate_event
 ORIGIN_MS = 1_772_366_400_000  # 2026-03-01T12:00:00Z
 OBJECT_TS_MS = ORIGIN_MS + 1_000
 DROP = object()  # a change that removes the field
+_UUID = "6f1c1d2e-0000-4000-8000-000000000001"
 BASE: dict[str, Any] = {
     E.schema_version: 1,
-    E.event_id: "6f1c1d2e-0000-4000-8000-000000000001",
+    E.event_id: _UUID,
     E.event_type: "heartbeat",
     E.event_ts: ORIGIN_MS,
     E.received_ts: ORIGIN_MS + 500,
@@ -215,26 +216,22 @@ VECTORS: list[tuple[str, str, set[tuple[str, str]]]] = [
     ("event_id_not_a_uuid", line(event_id="not-a-uuid"), V((E.event_id, R.invalid_format))),
     # The UUID pattern's edges (EventCheck.FixedShape matches it by hand; re.search decides).
     ("event_id_upper_case", line(event_id="6F1C1D2E-0000-4000-8000-00000000000A"), set()),
-    ("event_id_with_final_newline", line(event_id="6f1c1d2e-0000-4000-8000-000000000001\n"), set()),
-    ("event_id_with_two_final_newlines", line(event_id="6f1c1d2e-0000-4000-8000-000000000001\n\n"),
-     V((E.event_id, R.invalid_format))),
-    ("event_id_with_final_carriage_return", line(event_id="6f1c1d2e-0000-4000-8000-000000000001\r"),
-     V((E.event_id, R.invalid_format))),
-    ("event_id_one_digit_short", line(event_id="6f1c1d2e-0000-4000-8000-00000000001"),
-     V((E.event_id, R.invalid_format))),
-    ("event_id_one_digit_long", line(event_id="6f1c1d2e-0000-4000-8000-0000000000012"),
-     V((E.event_id, R.invalid_format))),
-    ("event_id_dash_misplaced", line(event_id="6f1c1d2e0-000-4000-8000-000000000001"),
-     V((E.event_id, R.invalid_format))),
-    ("event_id_not_hex", line(event_id="6f1c1d2g-0000-4000-8000-000000000001"), V((E.event_id, R.invalid_format))),
-    ("event_id_arabic_indic_digit", line(event_id="6f1c1d2e-0000-4000-8000-00000000000\u0663"),
-     V((E.event_id, R.invalid_format))),
-    ("event_id_fullwidth_digit", line(event_id="6f1c1d2e-0000-4000-8000-00000000000\uff11"),
-     V((E.event_id, R.invalid_format))),
-    ("event_id_inner_newline", line(event_id="6f1c1d2e-0000-4000-8000-00000000\n0001"),
-     V((E.event_id, R.invalid_format))),
-    ("event_id_leading_space", line(event_id=" 6f1c1d2e-0000-4000-8000-000000000001"),
-     V((E.event_id, R.invalid_format))),
+    ("event_id_with_final_newline", line(event_id=f"{_UUID}\n"), set()),
+    *(
+        (f"event_id_{name}", line(event_id=text), V((E.event_id, R.invalid_format)))
+        for name, text in {
+            "with_two_final_newlines": f"{_UUID}\n\n",
+            "with_final_carriage_return": f"{_UUID}\r",
+            "one_digit_short": _UUID[:-1],
+            "one_digit_long": f"{_UUID}2",
+            "dash_misplaced": "6f1c1d2e0-000-4000-8000-000000000001",
+            "not_hex": "6f1c1d2g-0000-4000-8000-000000000001",
+            "arabic_indic_digit": f"{_UUID[:-1]}\u0663",
+            "fullwidth_digit": f"{_UUID[:-1]}\uff11",
+            "inner_newline": f"{_UUID[:-4]}\n{_UUID[-4:]}",
+            "leading_space": f" {_UUID}",
+        }.items()
+    ),
     ("country_with_two_final_newlines", line(country="DE\n\n"), V((E.country, R.invalid_format))),
     ("country_lower_case", line(country="de"), V((E.country, R.invalid_format))),
     ("country_alpha3", line(country="DEU"), V((E.country, R.invalid_format))),
