@@ -104,19 +104,36 @@ def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
 
 def register_java_function(spark: SparkSession, name: str, class_name: str, return_type: DataType,
                            *args: Any) -> None:
-    """Make the Java function `class_name` (in ottlake's jar), built with `args`,
-    callable as `name`; JobError when the session does not have the jar, or when
-    the class refuses `args` (its message says why)."""
+    """Make the Java function `class_name` (a UDF of ottlake's jar), built with
+    `args`, callable as `name`; JobError when the session does not have the jar, or
+    when the class refuses `args` (its message says why)."""
+    java_class = _java_class(spark, class_name)
+    function = _refused_as_job_error(class_name, lambda: java_class(*args))
+    spark._jsparkSession.udf().register(name, function, spark._jsparkSession.parseDataType(return_type.json()))
+
+
+def register_java_expression(spark: SparkSession, name: str, class_name: str, return_type: DataType,
+                             *args: Any) -> None:
+    """Make the Catalyst expression `class_name` (of ottlake's jar) callable as
+    `name`, by its static `register(session, name, *args, return_type)`: a function
+    that hands Spark its internal rows itself, where a UDF's Java rows are converted
+    value by value. JobError as for register_java_function."""
+    java_class = _java_class(spark, class_name)
+    data_type = spark._jsparkSession.parseDataType(return_type.json())
+    _refused_as_job_error(class_name, lambda: java_class.register(spark._jsparkSession, name, *args, data_type))
+
+
+def _refused_as_job_error(class_name: str, call: Any) -> Any:
+    """`call()`; a Java exception it raises (a class refusing its arguments) as a
+    JobError with the exception's message."""
     from pyspark.errors.exceptions.captured import CapturedException
 
     from ottlake.errors import JobError
 
-    java_class = _java_class(spark, class_name)
     try:
-        function = java_class(*args)
-    except CapturedException as exc:  # what PySpark makes of the constructor's exception
+        return call()
+    except CapturedException as exc:  # what PySpark makes of a Java exception
         raise JobError(f"{class_name}: {str(exc).splitlines()[0]}") from None
-    spark._jsparkSession.udf().register(name, function, spark._jsparkSession.parseDataType(return_type.json()))
 
 
 def is_in(spark: SparkSession, column: Column, values: Sequence[str]) -> Column:

@@ -35,10 +35,10 @@ from pyspark.sql import types as T
 from schemas.contract import LIMITS, E, event_schema
 from schemas.tables import spark_event_schema
 from schemas.validate import DEFAULT_REASON, FIELD_REASONS, KEYWORD_REASONS, Reason
-from spark_jobs.spark import register_java_function
+from spark_jobs.spark import register_java_expression
 
 CHECK_FUNCTION = "ottlake_event_check"
-CHECK_CLASS = "io.ottlake.spark.EventCheck"
+CHECK_CLASS = "io.ottlake.spark.EventCheckExpression"
 
 WHOLE_FIELD = ""  # the `field` of a violation about the whole event, as in schemas.validate
 EVENT_TIME_MS = "event_time_ms"
@@ -104,10 +104,10 @@ def rulebook(schema: Mapping[str, Any] | None = None) -> str:
 def register(spark: SparkSession, *, schema: Mapping[str, Any] | None = None) -> None:
     """Make `check` callable in `spark`; JobError when ottlake's jar is missing or the
     schema has a keyword EventCheck has no rule for."""
-    register_java_function(spark, CHECK_FUNCTION, CHECK_CLASS, CHECK_TYPE, rulebook(schema))
+    register_java_expression(spark, CHECK_FUNCTION, CHECK_CLASS, CHECK_TYPE, rulebook(schema))
 
 
 def check(line: Column, object_ts_ms: Column) -> Column:
     """The check (CHECK_TYPE) of each NDJSON line in `line`, from a raw object written
     at `object_ts_ms` (epoch ms); `register` first."""
-    return F.call_function(CHECK_FUNCTION, line.cast(T.BinaryType()), object_ts_ms)
+    return F.call_function(CHECK_FUNCTION, line, object_ts_ms)

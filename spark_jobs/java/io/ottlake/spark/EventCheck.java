@@ -21,13 +21,16 @@ import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.api.java.UDF2;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
+import org.apache.spark.sql.catalyst.util.ArrayBasedMapData;
+import org.apache.spark.sql.catalyst.util.ArrayData;
+import org.apache.spark.sql.catalyst.util.GenericArrayData;
+import org.apache.spark.unsafe.types.UTF8String;
 
 /**
  * Bronze's whole check of one raw NDJSON line, in one pass of Jackson's streaming
- * parser: a Spark SQL function of the line's bytes, made by
+ * parser: a Spark SQL function of the line (EventCheckExpression), made by
  * spark_jobs/transforms/contract_checks.py, which owns both sides of the layout.
  *
  * <p>The rules are not written here. The constructor takes a rulebook (JSON): the
@@ -57,8 +60,8 @@ import org.apache.spark.sql.api.java.UDF2;
  * <p>The function takes the line and its raw object's write time (epoch ms), for
  * the time rules of player-events.md, Time, which ingest decides (TimeRules; the
  * rulebook's "time" gives their limits). The result, by position: each property of
- * the schema, in the schema's order, typed (integer: Long, string: String, boolean:
- * Boolean, object: map of string to string, custom with the unknown fields moved
+ * the schema, in the schema's order, typed (integer: Long, string: UTF8String, boolean:
+ * Boolean, object: map data of strings, custom with the unknown fields moved
  * in), null when absent or not of its type, received_ts filled from the object's
  * time when the line has none; then the derived event time (epoch ms; null when
  * it cannot be derived or no reader could hold it), the violations, a list of
@@ -70,7 +73,7 @@ import org.apache.spark.sql.api.java.UDF2;
  * tests' DIVERGENCES); a nested object moved from an unknown field keeps a repeated
  * key twice in its text (nothing is lost).
  */
-public final class EventCheck implements UDF2<byte[], Long, Row> {
+public final class EventCheck implements java.io.Serializable {
   private static final long serialVersionUID = 1L;
 
   // One compiled contract per rulebook text and JVM: the executors rebuild it once.
@@ -90,8 +93,13 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
     this.contract = CONTRACTS.computeIfAbsent(rulebook, Contract::compile);
   }
 
-  @Override
-  public Row call(byte[] line, Long objectTsMs) {
+  /**
+   * The check of one line, as Spark's internal row of the check's type (strings as
+   * UTF8String, custom as map data): what EventCheckExpression returns, so that no
+   * Java Row is converted field by field (CatalystTypeConverters: every string encoded
+   * again, ~10% of bronze's first pass). Null for a null line.
+   */
+  public InternalRow check(byte[] line, Long objectTsMs) {
     if (line == null) {
       return null;
     }
@@ -99,6 +107,22 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
       contract = CONTRACTS.computeIfAbsent(rulebook, Contract::compile);
     }
     return contract.check(line, objectTsMs);
+  }
+
+  /** Two checks are the same when their rulebooks are (a plan's expressions compare by them). */
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof EventCheck && ((EventCheck) other).rulebook.equals(rulebook);
+  }
+
+  @Override
+  public int hashCode() {
+    return rulebook.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return "EventCheck(a rulebook of " + rulebook.length() + " characters)";
   }
 
   // After the contract's fields, by position: event_time_ms, violations, the line when rejected.
@@ -156,7 +180,7 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
       }
       switch (type) {
         case STRING:
-          return value.text;
+          return UTF8String.fromString(value.text);
         case INTEGER:
           return value.integer;
         case BOOLEAN:
@@ -188,7 +212,7 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
     String future, late, unreadable;
 
     /** Fills received_ts in `row`, reports into `found`; the event time (epoch ms) or null. */
-    Long judge(Object[] row, Long objectTsMs, List<Row> found) {
+    Long judge(Object[] row, Long objectTsMs, List<Violation> found) {
       Long eventTs = (Long) row[this.eventTs.index];
       Long sentTs = (Long) row[this.sentTs.index];
       Long received = (Long) row[receivedTs.index];
@@ -214,9 +238,9 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
       return eventTime;
     }
 
-    private boolean timesValid(List<Row> found) {
-      for (Row violation : found) {
-        String field = violation.getString(0);
+    private boolean timesValid(List<Violation> found) {
+      for (Violation violation : found) {
+        String field = violation.field;
         if (field.equals(eventTs.name) || field.equals(sentTs.name) || field.equals(receivedTs.name)) {
           return false;
         }
@@ -265,7 +289,7 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
       return new Compiler(book).compile();
     }
 
-    Row check(byte[] line, Long objectTsMs) {
+    InternalRow check(byte[] line, Long objectTsMs) {
       int end = line.length;
       while (end > 0 && (line[end - 1] == '\n' || line[end - 1] == '\r')) {
         end--;
@@ -310,9 +334,9 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
       return judge(line, objectTsMs, values, unknown, end);
     }
 
-    private Row judge(byte[] line, Long objectTsMs, Value[] values, LinkedHashMap<String, String> unknown,
+    private InternalRow judge(byte[] line, Long objectTsMs, Value[] values, LinkedHashMap<String, String> unknown,
         int size) {
-      List<Row> found = new ArrayList<>(0);
+      List<Violation> found = new ArrayList<>(0);
       for (Field field : required) {
         if (values[field.index] == null) {
           found.add(violation(field.name, missing));
@@ -347,12 +371,12 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
       Object[] row = new Object[fields.length + EXTRA];
       for (Field field : fields) {
         Value value = values[field.index];
-        row[field.index] = field == custom ? folded : value == null ? null : field.typed(value);
+        row[field.index] = field == custom ? mapData(folded) : value == null ? null : field.typed(value);
       }
       row[fields.length + EVENT_TIME] = time.judge(row, objectTsMs, found);
-      row[fields.length + VIOLATIONS] = found.isEmpty() ? Collections.emptyList() : found;
+      row[fields.length + VIOLATIONS] = violations(found);
       row[fields.length + REJECTED] = found.isEmpty() ? null : line;
-      return RowFactory.create(row);
+      return new GenericInternalRow(row);
     }
 
     private boolean applies(Conditional branch, Value[] values) {
@@ -376,7 +400,7 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
      * custom"), or null when custom is neither an object nor made of unknown fields.
      * A collision is reported into `found`.
      */
-    private Map<String, String> foldCustom(Value[] values, Map<String, String> unknown, List<Row> found) {
+    private Map<String, String> foldCustom(Value[] values, Map<String, String> unknown, List<Violation> found) {
       Value own = values[custom.index];
       if (unknown == null) {
         return own != null && own.kind == OBJECT ? own.entries : null;
@@ -398,7 +422,7 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
       return merged;
     }
 
-    private void checkCustom(Map<String, String> folded, List<Row> found) {
+    private void checkCustom(Map<String, String> folded, List<Violation> found) {
       if (customMaxKeys >= 0 && folded.size() > customMaxKeys) {
         found.add(violation(custom.name, customCountReason));
       }
@@ -422,11 +446,11 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
       }
     }
 
-    private Row whole(byte[] line, String reason) {
+    private InternalRow whole(byte[] line, String reason) {
       Object[] row = new Object[fields.length + EXTRA];
-      row[fields.length + VIOLATIONS] = Collections.singletonList(violation("", reason));
+      row[fields.length + VIOLATIONS] = violations(Collections.singletonList(violation("", reason)));
       row[fields.length + REJECTED] = line;
-      return RowFactory.create(row);
+      return new GenericInternalRow(row);
     }
   }
 
@@ -531,8 +555,44 @@ public final class EventCheck implements UDF2<byte[], Long, Row> {
     }
   }
 
-  static Row violation(String field, String reason) {
-    return RowFactory.create(field, reason);
+  /** One (field, reason) a line breaks; "" is the whole event. */
+  static final class Violation {
+    final String field, reason;
+
+    Violation(String field, String reason) {
+      this.field = field;
+      this.reason = reason;
+    }
+  }
+
+  static Violation violation(String field, String reason) {
+    return new Violation(field, reason);
+  }
+
+  /** The violations as the check type's array of (field, reason) structs. */
+  static ArrayData violations(List<Violation> found) {
+    Object[] structs = new Object[found.size()];
+    for (int i = 0; i < structs.length; i++) {
+      Violation violation = found.get(i);
+      structs[i] = new GenericInternalRow(
+          new Object[] {UTF8String.fromString(violation.field), UTF8String.fromString(violation.reason)});
+    }
+    return new GenericArrayData(structs);
+  }
+
+  /** A map of strings (a null value stays null) as map data, keeping its order; null for null. */
+  static ArrayBasedMapData mapData(Map<String, String> map) {
+    if (map == null) {
+      return null;
+    }
+    Object[] keys = new Object[map.size()];
+    Object[] values = new Object[keys.length];
+    int i = 0;
+    for (Map.Entry<String, String> entry : map.entrySet()) {
+      keys[i] = UTF8String.fromString(entry.getKey());
+      values[i++] = entry.getValue() == null ? null : UTF8String.fromString(entry.getValue());
+    }
+    return new ArrayBasedMapData(new GenericArrayData(keys), new GenericArrayData(values));
   }
 
   /** More than `limit` code points (a UTF-16 length never undercounts them). */
