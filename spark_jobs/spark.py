@@ -102,25 +102,21 @@ def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
     return target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), target
 
 
-def register_java_function(spark: SparkSession, name: str, class_name: str, return_type: DataType,
-                           *args: Any) -> None:
-    """Make the Java function `class_name` (a UDF of ottlake's jar), built with
-    `args`, callable as `name`; JobError when the session does not have the jar, or
-    when the class refuses `args` (its message says why)."""
-    java_class = _java_class(spark, class_name)
-    function = _refused_as_job_error(class_name, lambda: java_class(*args))
-    spark._jsparkSession.udf().register(name, function, spark._jsparkSession.parseDataType(return_type.json()))
-
-
 def register_java_expression(spark: SparkSession, name: str, class_name: str, return_type: DataType,
                              *args: Any) -> None:
-    """Make the Catalyst expression `class_name` (of ottlake's jar) callable as
-    `name`, by its static `register(session, name, *args, return_type)`: a function
-    that hands Spark its internal rows itself, where a UDF's Java rows are converted
-    value by value. JobError as for register_java_function."""
+    """Make the Java function `class_name` (a KernelExpression.Kernel of ottlake's
+    jar), built with `args`, callable as `name(first, second)`, returning
+    `return_type`: a Catalyst expression that hands Spark its internal values
+    itself, where a UDF's Java values are converted value by value
+    (KernelExpression.java). JobError when the session does not have the jar, or
+    when the class refuses `args` (its message says why)."""
     java_class = _java_class(spark, class_name)
+    kernel = _refused_as_job_error(class_name, lambda: java_class(*args))
     data_type = spark._jsparkSession.parseDataType(return_type.json())
-    _refused_as_job_error(class_name, lambda: java_class.register(spark._jsparkSession, name, *args, data_type))
+    _java_class(spark, KERNEL_EXPRESSION).register(spark._jsparkSession, name, kernel, data_type)
+
+
+KERNEL_EXPRESSION = "io.ottlake.spark.KernelExpression"
 
 
 def _refused_as_job_error(class_name: str, call: Any) -> Any:

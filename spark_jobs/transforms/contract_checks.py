@@ -38,7 +38,7 @@ from schemas.validate import DEFAULT_REASON, FIELD_REASONS, KEYWORD_REASONS, Rea
 from spark_jobs.spark import register_java_expression
 
 CHECK_FUNCTION = "ottlake_event_check"
-CHECK_CLASS = "io.ottlake.spark.EventCheckExpression"
+CHECK_CLASS = "io.ottlake.spark.EventCheck"
 
 WHOLE_FIELD = ""  # the `field` of a violation about the whole event, as in schemas.validate
 EVENT_TIME_MS = "event_time_ms"

@@ -38,7 +38,7 @@ from spark_jobs.columns import (
     StartOutcome,
     conform,
 )
-from spark_jobs.spark import register_java_function
+from spark_jobs.spark import register_java_expression
 from spark_jobs.transforms.common import ratio, utc_date
 
 VOD = "vod"  # percent_complete is for vod only (section 2)
@@ -151,7 +151,7 @@ def play_sessions(
     30 minutes for both ("the viewer went away").
     """
     gap_ms = gap // timedelta(milliseconds=1)
-    register_java_function(events.sparkSession, FOLD_FUNCTION, FOLD_CLASS, ACC_TYPE)
+    register_java_expression(events.sparkSession, FOLD_FUNCTION, FOLD_CLASS, ACC_TYPE)
     # Each event is made the fold's struct, then shuffled by session as it is, and
     # collected on the other side: planned as a plain groupBy, Spark builds partial
     # lists in each task first and shuffles those (at 3M events: 5.9 s against 4.6 s).

@@ -433,7 +433,7 @@ def test_a_schema_keyword_without_a_rule_is_refused(spark) -> None:
 
     schema = json.loads(json.dumps(event_schema()))
     schema["properties"][E.cdn]["format"] = "hostname"
-    with pytest.raises(JobError, match=r"EventCheckExpression: cdn: keyword format \"hostname\" has no rule"):
+    with pytest.raises(JobError, match=r"EventCheck: cdn: keyword format \"hostname\" has no rule"):
         checks.register(spark, schema=schema)
     schema = json.loads(json.dumps(event_schema()))
     schema["properties"][E.seq]["type"] = "number"

@@ -153,10 +153,10 @@ def test_a_java_function_missing_from_the_session_is_a_clear_error(spark):
     from pyspark.sql import types as T
 
     from ottlake.errors import JobError
-    from spark_jobs.spark import register_java_function
+    from spark_jobs.spark import register_java_expression
 
     with pytest.raises(JobError, match=r"ottlake's jar is missing .*spark_jobs.jars build.*--jars"):
-        register_java_function(spark, "ottlake_nothing", "io.ottlake.spark.NoSuchFunction", T.IntegerType())
+        register_java_expression(spark, "ottlake_nothing", "io.ottlake.spark.NoSuchFunction", T.IntegerType())
 
 
 def test_a_shuffle_stage_is_computed_once_and_read_from_its_files(spark, tmp_path):

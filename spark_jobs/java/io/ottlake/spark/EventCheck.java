@@ -30,7 +30,7 @@ import org.apache.spark.unsafe.types.UTF8String;
 
 /**
  * Bronze's whole check of one raw NDJSON line, in one pass of Jackson's streaming
- * parser: a Spark SQL function of the line (EventCheckExpression), made by
+ * parser: a Spark SQL function of the line (a KernelExpression), made by
  * spark_jobs/transforms/contract_checks.py, which owns both sides of the layout.
  *
  * <p>The rules are not written here. The constructor takes a rulebook (JSON): the
@@ -73,7 +73,7 @@ import org.apache.spark.unsafe.types.UTF8String;
  * tests' DIVERGENCES); a nested object moved from an unknown field keeps a repeated
  * key twice in its text (nothing is lost).
  */
-public final class EventCheck implements java.io.Serializable {
+public final class EventCheck implements KernelExpression.Kernel {
   private static final long serialVersionUID = 1L;
 
   // One compiled contract per rulebook text and JVM: the executors rebuild it once.
@@ -94,15 +94,16 @@ public final class EventCheck implements java.io.Serializable {
   }
 
   /**
-   * The check of one line, as Spark's internal row of the check's type (strings as
-   * UTF8String, custom as map data): what EventCheckExpression returns, so that no
-   * Java Row is converted field by field (CatalystTypeConverters: every string encoded
-   * again, ~10% of bronze's first pass). Null for a null line.
+   * The check of one line (a UTF8String), from a raw object written at `objectTsMs` (a
+   * Long, or null), as Spark's internal row of the check's type (strings as UTF8String,
+   * custom as map data): KernelExpression returns it as it is.
    */
-  public InternalRow check(byte[] line, Long objectTsMs) {
-    if (line == null) {
-      return null;
-    }
+  @Override
+  public Object apply(Object line, Object objectTsMs) {
+    return check(((UTF8String) line).getBytes(), (Long) objectTsMs);
+  }
+
+  InternalRow check(byte[] line, Long objectTsMs) {
     if (contract == null) {
       contract = CONTRACTS.computeIfAbsent(rulebook, Contract::compile);
     }

@@ -3,35 +3,40 @@ package io.ottlake.spark;
 import java.util.Arrays;
 import java.util.Objects;
 
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.api.java.UDF2;
-
-import scala.collection.Seq;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
+import org.apache.spark.sql.catalyst.expressions.InterpretedOrdering;
+import org.apache.spark.sql.catalyst.util.ArrayData;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.unsafe.types.UTF8String;
 
 /**
  * The play-session state machine of qoe-metrics.md section 1, folded over one
  * session's events: a Spark SQL function of (events, gap_ms) registered by
- * spark_jobs/transforms/sessions.py, which owns the column layout of both sides.
+ * spark_jobs/transforms/sessions.py (a KernelExpression), which owns the column
+ * layout of both sides.
  *
  * <p>{@code events} is the session's array of event structs, in any order, fields by
  * position as sessions.FOLD_EVENT_FIELDS lists them: ts, seq, id, type, closes, fatal,
  * code, bitrate, playhead, time, then the session's dimensions (any number, any type).
  * The fold sorts them first, in the order Spark's {@code array_sort} gives structs:
- * field by field, nulls first, strings by their UTF-8 bytes (the key is (ts, seq, id);
- * the other fields only order copies of one event). Sorted here, the comparisons are
- * of Java values; {@code array_sort} compared the structs with an interpreted
- * ordering (~5% of the sessions stage's samples at 3M events). The result is the
- * accumulator after the last event, fields by position as sessions._ACC lists them,
- * then each dimension's first non-null value among the events up to the closing one
- * (section 1: events after closed change nothing). Null for an empty array (a
- * session always has an event).
+ * field by field, nulls first, strings by their UTF-8 bytes (the key is (ts, seq, id),
+ * compared here directly; the other fields only order copies of one event, compared
+ * by Spark's ordering of the struct). Sorted here, {@code array_sort} compared every
+ * pair with an interpreted ordering (~5% of the sessions stage's samples at 3M events).
+ * The result is the accumulator after the last event, fields by position as
+ * sessions._ACC lists them, then each dimension's first non-null value among the
+ * events up to the closing one (section 1: events after closed change nothing). Null
+ * for an empty array (a session always has an event). Values in and out are Spark's
+ * internal ones (UTF8String, timestamps as microseconds).
  *
  * <p>Event types are the contract's names (schemas/player_event.schema.json); the
  * Python side computes {@code closes} and {@code fatal} (ended, view_end or a fatal
  * error) so that the rule lives in one place.
  */
-public final class PlaySessionFold implements UDF2<Seq<Row>, Long, Row> {
+public final class PlaySessionFold implements KernelExpression.Kernel {
   private static final long serialVersionUID = 1L;
 
   // Event fields, by position.
@@ -42,67 +47,102 @@ public final class PlaySessionFold implements UDF2<Seq<Row>, Long, Row> {
   static final int IDLE = 0, STARTING = 1, PLAYING = 2, PAUSED = 3, SEEKING = 4,
       REBUFFERING = 5, CLOSED = 6;
 
+  // The event types the fold tells apart.
+  private static final UTF8String PLAY_REQUEST = UTF8String.fromString("play_request"),
+      PLAYING_EVENT = UTF8String.fromString("playing"), PAUSE = UTF8String.fromString("pause"),
+      SEEK_START = UTF8String.fromString("seek_start"), SEEK_END = UTF8String.fromString("seek_end"),
+      BUFFER_START = UTF8String.fromString("buffer_start"), BUFFER_END = UTF8String.fromString("buffer_end"),
+      ERROR = UTF8String.fromString("error"), RENDITION_CHANGE = UTF8String.fromString("rendition_change"),
+      AD_BREAK_START = UTF8String.fromString("ad_break_start"),
+      AD_BREAK_END = UTF8String.fromString("ad_break_end"), ENDED = UTF8String.fromString("ended");
+
+  private final StructType event; // null until bound to the events' type
+  private transient InterpretedOrdering ordering;
+
+  public PlaySessionFold() {
+    this(null);
+  }
+
+  private PlaySessionFold(StructType event) {
+    this.event = event;
+  }
+
   @Override
-  public Row call(Seq<Row> events, Long gapMs) {
-    if (events == null || events.isEmpty()) {
+  public KernelExpression.Kernel bind(DataType events, DataType gapMs) {
+    if (!(events instanceof ArrayType) || !(((ArrayType) events).elementType() instanceof StructType)) {
+      throw new IllegalArgumentException("PlaySessionFold folds an array of event structs, not " + events);
+    }
+    return new PlaySessionFold((StructType) ((ArrayType) events).elementType());
+  }
+
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof PlaySessionFold && Objects.equals(((PlaySessionFold) other).event, event);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hashCode(event);
+  }
+
+  @Override
+  public String toString() {
+    return "PlaySessionFold";
+  }
+
+  /** The accumulator (an InternalRow) after the last of `events` (ArrayData), `gapMs` a Long. */
+  @Override
+  public Object apply(Object events, Object gapMs) {
+    ArrayData array = (ArrayData) events;
+    int count = array.numElements();
+    if (count == 0) {
       return null;
     }
-    Row[] sorted = new Row[events.size()];
-    scala.collection.Iterator<Row> each = events.iterator();
-    for (int i = 0; each.hasNext(); i++) {
-      sorted[i] = each.next();
+    int width = event.size();
+    InternalRow[] sorted = new InternalRow[count];
+    for (int i = 0; i < count; i++) {
+      sorted[i] = array.getStruct(i, width);
     }
-    Arrays.sort(sorted, PlaySessionFold::compareEvents);
-    Acc acc = new Acc(sorted[0].length() - DIMENSIONS, sorted[0].get(TIME));
-    for (Row event : sorted) {
-      acc.step(event, gapMs);
+    Arrays.sort(sorted, this::compareEvents);
+    Acc acc = new Acc(width - DIMENSIONS, time(sorted[0]));
+    for (InternalRow each : sorted) {
+      acc.step(each, (Long) gapMs, event);
     }
     return acc.toRow();
   }
 
   /** Two event structs as array_sort orders them: field by field, nulls first. */
-  static int compareEvents(Row a, Row b) {
-    for (int i = 0; i < a.length(); i++) {
-      int order = compareValues(a.get(i), b.get(i));
-      if (order != 0) {
-        return order;
-      }
+  int compareEvents(InternalRow a, InternalRow b) {
+    int order = compareLongs(a, b, TS);
+    if (order == 0) {
+      order = compareLongs(a, b, SEQ);
     }
-    return 0;
+    if (order == 0) {
+      order = a.isNullAt(ID) || b.isNullAt(ID)
+          ? Boolean.compare(!a.isNullAt(ID), !b.isNullAt(ID))
+          : a.getUTF8String(ID).binaryCompare(b.getUTF8String(ID));
+    }
+    if (order == 0) { // copies of one event: the rest of the struct, as Spark orders it
+      if (ordering == null) {
+        ordering = InterpretedOrdering.forSchema(
+            scala.jdk.javaapi.CollectionConverters.asScala(Arrays.asList(event.fields()).stream()
+                .map(field -> field.dataType()).toList()).toSeq());
+      }
+      order = ordering.compare(a, b);
+    }
+    return order;
   }
 
-  @SuppressWarnings({"unchecked", "rawtypes"})
-  static int compareValues(Object a, Object b) {
-    if (a == null || b == null) {
-      return a == null ? (b == null ? 0 : -1) : 1;
+  private static int compareLongs(InternalRow a, InternalRow b, int field) {
+    boolean aNull = a.isNullAt(field), bNull = b.isNullAt(field);
+    if (aNull || bNull) {
+      return Boolean.compare(!aNull, !bNull);
     }
-    if (a instanceof String) {
-      return compareUtf8((String) a, (String) b);
-    }
-    if (a instanceof Row) {
-      return compareEvents((Row) a, (Row) b);
-    }
-    return ((Comparable) a).compareTo(b);
+    return Long.compare(a.getLong(field), b.getLong(field));
   }
 
-  /**
-   * Strings in the order of their UTF-8 bytes, which is code point order (Spark's
-   * order for strings): UTF-16 order differs from it only where a surrogate (half of a
-   * code point past U+FFFF) meets a unit at or above U+E000.
-   */
-  static int compareUtf8(String a, String b) {
-    int shorter = Math.min(a.length(), b.length());
-    for (int i = 0; i < shorter; i++) {
-      char x = a.charAt(i), y = b.charAt(i);
-      if (x != y) {
-        boolean xHalf = Character.isSurrogate(x), yHalf = Character.isSurrogate(y);
-        if (xHalf != yHalf) {
-          return xHalf ? 1 : -1;
-        }
-        return x - y;
-      }
-    }
-    return a.length() - b.length();
+  private static Long time(InternalRow event) {
+    return event.isNullAt(TIME) ? null : event.getLong(TIME);
   }
 
   /** The running state: one mutable object per session, never shared. */
@@ -110,25 +150,25 @@ public final class PlaySessionFold implements UDF2<Seq<Row>, Long, Row> {
     int state = IDLE;
     boolean inAd, fromPaused, firstFrame, requested, requestedBeforeFrame;
     Long bitrate, prevTs;
-    String prevId;
+    UTF8String prevId;
     long startupMs, playMs, adMs, rebufferMs, seekMs, pauseMs, kbpsMs, bitratePlayMs;
     long rebufferCount, seekCount, errorCount, upshiftCount, downshiftCount, eventCount;
     boolean fatal;
-    String fatalCode;
+    UTF8String fatalCode;
     boolean playbackFailure, completed;
     Long maxPlayhead;
-    Object endTime;
-    Row closedAt;
-    final Object startTime; // the first event's time: the session's start_time
+    Long endTime;
+    InternalRow closedAt;
+    final Long startTime; // the first event's time: the session's start_time
     final Object[] dimensions;
 
-    Acc(int dimensionCount, Object startTime) {
+    Acc(int dimensionCount, Long startTime) {
       this.startTime = startTime;
       dimensions = new Object[dimensionCount];
     }
 
-    void step(Row event, long gapMs) {
-      String id = event.isNullAt(ID) ? null : event.getString(ID);
+    void step(InternalRow event, long gapMs, StructType eventType) {
+      UTF8String id = event.isNullAt(ID) ? null : event.getUTF8String(ID);
       // An exact duplicate (same event_id next to it after the sort) is skipped:
       // the input should have none. (event_id is never null in bronze.)
       if (Objects.equals(id, prevId)) {
@@ -140,7 +180,7 @@ public final class PlaySessionFold implements UDF2<Seq<Row>, Long, Row> {
         prevId = id;
         return;
       }
-      String type = event.getString(TYPE);
+      UTF8String kind = event.getUTF8String(TYPE);
       long ts = event.getLong(TS);
       boolean closes = event.getBoolean(CLOSES);
       boolean isFatal = event.getBoolean(FATAL);
@@ -153,10 +193,10 @@ public final class PlaySessionFold implements UDF2<Seq<Row>, Long, Row> {
         long since = ts - prevTs;
         elapsed = since > gapMs ? 0 : since;
       }
-      boolean seekFrom = type.equals("seek_start")
+      boolean seekFrom = kind.equals(SEEK_START)
           && (state == PLAYING || state == REBUFFERING || state == PAUSED);
-      boolean rebufferFrom = type.equals("buffer_start") && state == PLAYING && !inAd;
-      int next = nextState(type, closes, seekFrom, rebufferFrom);
+      boolean rebufferFrom = kind.equals(BUFFER_START) && state == PLAYING && !inAd;
+      int next = nextState(kind, closes, seekFrom, rebufferFrom);
 
       boolean contentPlay = state == PLAYING && !inAd;
       boolean bitrateKnown = bitrate != null;
@@ -175,24 +215,24 @@ public final class PlaySessionFold implements UDF2<Seq<Row>, Long, Row> {
         seekCount++;
         fromPaused = state == PAUSED;
       }
-      if (type.equals("error")) errorCount++;
-      if (type.equals("rendition_change") && eventBitrate != null && bitrateKnown) {
+      if (kind.equals(ERROR)) errorCount++;
+      if (kind.equals(RENDITION_CHANGE) && eventBitrate != null && bitrateKnown) {
         if (eventBitrate > bitrate) upshiftCount++;
         if (eventBitrate < bitrate) downshiftCount++;
       }
-      if (type.equals("ad_break_start")) inAd = true;
-      else if (type.equals("ad_break_end")) inAd = false;
-      boolean isPlaying = type.equals("playing");
+      if (kind.equals(AD_BREAK_START)) inAd = true;
+      else if (kind.equals(AD_BREAK_END)) inAd = false;
+      boolean isPlaying = kind.equals(PLAYING_EVENT);
       if (isPlaying && !firstFrame) requestedBeforeFrame = requested;
-      if (type.equals("play_request")) requested = true;
+      if (kind.equals(PLAY_REQUEST)) requested = true;
       // Only the first fatal error is ever folded: it closes the session.
       if (isFatal) {
         fatal = true;
-        fatalCode = event.isNullAt(CODE) ? null : event.getString(CODE);
+        fatalCode = event.isNullAt(CODE) ? null : event.getUTF8String(CODE);
         if (firstFrame) playbackFailure = true;
       }
       if (isPlaying) firstFrame = true;
-      if (type.equals("ended")) completed = true;
+      if (kind.equals(ENDED)) completed = true;
       if (eventBitrate != null) bitrate = eventBitrate;
       if (!event.isNullAt(PLAYHEAD)) {
         long playhead = event.getLong(PLAYHEAD);
@@ -200,11 +240,11 @@ public final class PlaySessionFold implements UDF2<Seq<Row>, Long, Row> {
       }
       // Section 2 says end_time is "the last event"; section 1 says events after
       // closed "count only in event_count": end_time is the last event that counts.
-      endTime = event.get(TIME);
-      if (closes) closedAt = RowFactory.create(ts, event.isNullAt(SEQ) ? null : event.getLong(SEQ), id);
+      endTime = time(event);
+      if (closes) closedAt = new GenericInternalRow(new Object[] {ts, event.isNullAt(SEQ) ? null : event.getLong(SEQ), id});
       for (int i = 0; i < dimensions.length; i++) {
         if (dimensions[i] == null && !event.isNullAt(DIMENSIONS + i)) {
-          dimensions[i] = event.get(DIMENSIONS + i);
+          dimensions[i] = event.get(DIMENSIONS + i, eventType.fields()[DIMENSIONS + i].dataType());
         }
       }
       eventCount++;
@@ -214,28 +254,28 @@ public final class PlaySessionFold implements UDF2<Seq<Row>, Long, Row> {
     }
 
     /** The transition table of section 1, row by row, first match wins. */
-    private int nextState(String type, boolean closes, boolean seekFrom, boolean rebufferFrom) {
+    private int nextState(UTF8String kind, boolean closes, boolean seekFrom, boolean rebufferFrom) {
       if (closes) return CLOSED; // fatal error, ended, view_end
       // After the first frame, a resume stays paused until `playing`.
-      if (type.equals("play_request") && (state == IDLE || (state == PAUSED && !firstFrame))) return STARTING;
-      if (type.equals("playing")) return PLAYING;
-      if (type.equals("pause")
+      if (kind.equals(PLAY_REQUEST) && (state == IDLE || (state == PAUSED && !firstFrame))) return STARTING;
+      if (kind.equals(PLAYING_EVENT)) return PLAYING;
+      if (kind.equals(PAUSE)
           && (state == STARTING || state == PLAYING || state == REBUFFERING || state == SEEKING)) return PAUSED;
       if (seekFrom) return SEEKING; // seeking during starting is startup
-      if (type.equals("seek_end") && state == SEEKING && fromPaused) return PAUSED;
+      if (kind.equals(SEEK_END) && state == SEEKING && fromPaused) return PAUSED;
       if (rebufferFrom) return REBUFFERING;
-      if (type.equals("buffer_end") && state == REBUFFERING) return PLAYING;
+      if (kind.equals(BUFFER_END) && state == REBUFFERING) return PLAYING;
       return state;
     }
 
-    Row toRow() {
+    InternalRow toRow() {
       Object[] fields = {state, inAd, fromPaused, firstFrame, requested, requestedBeforeFrame,
           bitrate, prevTs, prevId, startupMs, playMs, adMs, rebufferMs, seekMs, pauseMs, kbpsMs,
           bitratePlayMs, rebufferCount, seekCount, errorCount, upshiftCount, downshiftCount, eventCount,
           fatal, fatalCode, playbackFailure, completed, maxPlayhead, endTime, closedAt, startTime};
       Object[] row = java.util.Arrays.copyOf(fields, fields.length + dimensions.length);
       System.arraycopy(dimensions, 0, row, fields.length, dimensions.length);
-      return RowFactory.create(row);
+      return new GenericInternalRow(row);
     }
   }
 }
