@@ -102,6 +102,9 @@ def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
     return target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), target
 
 
+KERNEL_EXPRESSION = "io.ottlake.spark.KernelExpression"
+
+
 def register_java_expression(spark: SparkSession, name: str, class_name: str, return_type: DataType,
                              *args: Any) -> None:
     """Make the Java function `class_name` (a KernelExpression.Kernel of ottlake's
@@ -110,26 +113,17 @@ def register_java_expression(spark: SparkSession, name: str, class_name: str, re
     itself, where a UDF's Java values are converted value by value
     (KernelExpression.java). JobError when the session does not have the jar, or
     when the class refuses `args` (its message says why)."""
-    java_class = _java_class(spark, class_name)
-    kernel = _refused_as_job_error(class_name, lambda: java_class(*args))
-    data_type = spark._jsparkSession.parseDataType(return_type.json())
-    _java_class(spark, KERNEL_EXPRESSION).register(spark._jsparkSession, name, kernel, data_type)
-
-
-KERNEL_EXPRESSION = "io.ottlake.spark.KernelExpression"
-
-
-def _refused_as_job_error(class_name: str, call: Any) -> Any:
-    """`call()`; a Java exception it raises (a class refusing its arguments) as a
-    JobError with the exception's message."""
     from pyspark.errors.exceptions.captured import CapturedException
 
     from ottlake.errors import JobError
 
+    java_class = _java_class(spark, class_name)
     try:
-        return call()
-    except CapturedException as exc:  # what PySpark makes of a Java exception
+        kernel = java_class(*args)
+    except CapturedException as exc:  # what PySpark makes of the constructor's exception
         raise JobError(f"{class_name}: {str(exc).splitlines()[0]}") from None
+    data_type = spark._jsparkSession.parseDataType(return_type.json())
+    _java_class(spark, KERNEL_EXPRESSION).register(spark._jsparkSession, name, kernel, data_type)
 
 
 def is_in(spark: SparkSession, column: Column, values: Sequence[str]) -> Column:

@@ -100,14 +100,10 @@ public final class EventCheck implements KernelExpression.Kernel {
    */
   @Override
   public Object apply(Object line, Object objectTsMs) {
-    return check(((UTF8String) line).getBytes(), (Long) objectTsMs);
-  }
-
-  InternalRow check(byte[] line, Long objectTsMs) {
     if (contract == null) {
       contract = CONTRACTS.computeIfAbsent(rulebook, Contract::compile);
     }
-    return contract.check(line, objectTsMs);
+    return contract.check(((UTF8String) line).getBytes(), (Long) objectTsMs);
   }
 
   /** Two checks are the same when their rulebooks are (a plan's expressions compare by them). */

@@ -64,8 +64,14 @@ public final class KernelExpression extends Expression implements java.io.Serial
     this.children = CollectionConverters.asScala(java.util.List.of(first, second)).toList();
   }
 
-  /** Registers {@code name(first, second)} in the session: `kernel`'s results, of `type`. */
+  /**
+   * Registers {@code name(first, second)} in the session: `kernel`'s results, of `type`,
+   * which may not be a primitive (the generated code holds the result boxed, null or not).
+   */
   public static void register(SparkSession spark, String name, Kernel kernel, DataType type) {
+    if (CodeGenerator.isPrimitiveType(type)) {
+      throw new IllegalArgumentException(name + ": a kernel's result cannot be of the primitive type " + type);
+    }
     spark.sessionState().functionRegistry().createOrReplaceTempFunction(name, new Builder(name, kernel, type),
         "java_udf");
   }
@@ -113,11 +119,11 @@ public final class KernelExpression extends Expression implements java.io.Serial
     ExprCode b = second.genCode(ctx);
     String call = ctx.addReferenceObj("kernel", bound(), Kernel.class.getName().replace('$', '.'));
     String boxed = CodeGenerator.boxedType(second.dataType());
-    String javaType = CodeGenerator.javaType(type);
+    String result = CodeGenerator.javaType(type); // not a primitive: register
     Block code = code(
         "$\n$\nboolean $ = $;\n$ $ = null;\nif (!$) {\n  $ = ($) $.apply($, $ ? null : ($) $);\n  $ = $ == null;\n}",
-        a.code(), b.code(), ev.isNull(), a.isNull(), javaType, ev.value(),
-        ev.isNull(), ev.value(), CodeGenerator.boxedType(type), call, a.value(), b.isNull(), boxed, b.value(),
+        a.code(), b.code(), ev.isNull(), a.isNull(), result, ev.value(),
+        ev.isNull(), ev.value(), result, call, a.value(), b.isNull(), boxed, b.value(),
         ev.isNull(), ev.value());
     return ev.copy(code, ev.isNull(), ev.value());
   }
