@@ -198,6 +198,13 @@ VECTORS: list[tuple[str, str, set[tuple[str, str]]]] = [
     ("unknown_event_type", line(event_type="stall"), V((E.event_type, R.unknown_event_type))),
     ("event_type_number", line(event_type=5), V((E.event_type, R.wrong_type), (E.event_type, R.unknown_event_type))),
     ("content_type_film", line(content_type="film"), V((E.content_type, R.invalid_value))),
+    # a string written with escapes is the same value as written plainly (EventCheck
+    # reads plain ASCII as a slice of the line, the rest through Jackson's decoding)
+    ("escaped_enum_value", line().replace('"vod"', '"vo\\u0064"'), set()),
+    ("escaped_uuid", line().replace(_UUID, _UUID.replace("-4000-", "-\\u0034000-")), set()),
+    ("escaped_const", line(**FULL).replace('"technical"', '"t\\u0065chnical"'), set()),
+    ("enum_value_with_a_raw_del", line(content_type="vod\x7f"), V((E.content_type, R.invalid_value))),
+    ("enum_value_with_an_escaped_tab", line(content_type="vod\t"), V((E.content_type, R.invalid_value))),
     (
         "content_type_null",
         line(content_type=None),
@@ -426,6 +433,26 @@ def test_an_unknown_fields_value_moves_as_the_python_reference_writes_it(spark, 
     assert moved_values(spark, events) == expected
 
 
+def test_strings_are_the_same_values_written_plainly_or_escaped(spark) -> None:
+    """The typed columns hold the decoded string however the line wrote it: plain
+    ASCII (a slice of the line), escapes, raw UTF-8 (Jackson's decoding)."""
+    from datetime import UTC, datetime
+
+    from spark_jobs.transforms.bronze import check_lines
+
+    values = ["Film", "", "a\x7fb", 'say "hi"', "back\\slash", "tab\there", "é", "中文 😀", "\u2028", "/x/"]
+    lines = [line(**{E.content_title: value, E.cdn: value[:1]}, ascii_only=ascii_only)
+             for ascii_only in (True, False) for value in values]
+    raw = spark.createDataFrame([(text, f"{n:05d}", OBJECT_TS_MS) for n, text in enumerate(lines)],
+                                "line string, source_object string, object_ts_ms long")
+    rows = check_lines(raw, ingest_ts=datetime(2026, 3, 2, tzinfo=UTC)).select(
+        "source_object", E.content_title, E.cdn, E.content_type, "violations").collect()
+    found = {row.source_object: (row[E.content_title], row[E.cdn], row[E.content_type], row.violations)
+             for row in rows}
+    assert [found[f"{n:05d}"] for n in range(len(lines))] == [
+        (value, value[:1], "vod", []) for _ in (True, False) for value in values]
+
+
 def test_a_schema_keyword_without_a_rule_is_refused(spark) -> None:
     from ottlake.errors import JobError
     from schemas.contract import event_schema
@@ -441,6 +468,7 @@ def test_a_schema_keyword_without_a_rule_is_refused(spark) -> None:
         checks.register(spark, schema=schema)
 
 
+@pytest.mark.parametrize("ascii_only", [True, False])  # "aé" escaped, or raw UTF-8
 @pytest.mark.parametrize("pattern", [
     "^[a-c]{2}-[0-9]$",  # a fixed shape: matched by hand (EventCheck.FixedShape)
     "^x[A-Z0-9]{3}$",
@@ -449,7 +477,7 @@ def test_a_schema_keyword_without_a_rule_is_refused(spark) -> None:
     "b[0-9]",
     "^a.$",
 ])
-def test_patterns_are_searched_as_python_searches_them(spark, pattern) -> None:
+def test_patterns_are_searched_as_python_searches_them(spark, pattern, ascii_only) -> None:
     import re
     from datetime import UTC, datetime
 
@@ -462,7 +490,8 @@ def test_patterns_are_searched_as_python_searches_them(spark, pattern) -> None:
               "zb7", "a\n", "aé", "", "ab-\u0661"]
     checks.register(spark, schema=schema)
     try:
-        frame = spark.createDataFrame([(json.dumps({**BASE, E.cdn: value}), OBJECT_TS_MS) for value in values],
+        frame = spark.createDataFrame([(json.dumps({**BASE, E.cdn: value}, ensure_ascii=ascii_only), OBJECT_TS_MS)
+                                       for value in values],
                                       "line string, ts long")
         rows = frame.select(checks.check(F.col("line"), F.col("ts"))[checks.VIOLATIONS].alias("v")).collect()
     finally:

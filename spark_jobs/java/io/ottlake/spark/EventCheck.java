@@ -18,6 +18,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.base.ParserBase;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -130,15 +131,30 @@ public final class EventCheck implements KernelExpression.Kernel {
   static final int ABSENT = 0, STRING = 1, INTEGER = 2, BIG_INTEGER = 3, FLOAT = 4, BOOLEAN = 5,
       NULL = 6, OBJECT = 7, ARRAY = 8;
 
-  /** The last value of one known field, as read from the line. */
+  /**
+   * The last value of one known field, as read from the line. A string is kept as
+   * Spark holds it (`utf8`); when it is plain ASCII on the line (no escape, no control
+   * character), that is a slice of the line itself and `text` is made only if a rule
+   * asks for it. In the check of 1M lines, Jackson's String of each value and its
+   * encoding back to UTF-8 were ~12% of the samples.
+   */
   static final class Value {
     int kind = ABSENT;
-    String text;
+    UTF8String utf8;
+    String text; // the string as Java's, once made (always, when the value is not plain ASCII)
+    boolean ascii; // utf8 is a slice of plain ASCII: its bytes are its code points
     long integer;
     double number;
     BigInteger big;
     boolean bool;
     LinkedHashMap<String, String> entries; // custom's, when an object: null value = not a string
+
+    String text() {
+      if (text == null) {
+        text = utf8.toString();
+      }
+      return text;
+    }
   }
 
   // --- Rules ------------------------------------------------------------------------
@@ -177,7 +193,7 @@ public final class EventCheck implements KernelExpression.Kernel {
       }
       switch (type) {
         case STRING:
-          return UTF8String.fromString(value.text);
+          return value.utf8;
         case INTEGER:
           return value.integer;
         case BOOLEAN:
@@ -314,7 +330,7 @@ public final class EventCheck implements KernelExpression.Kernel {
             if (value == null) {
               value = values[field.index] = new Value();
             }
-            read(parser, token, value, field == custom);
+            read(parser, token, value, field == custom, line);
           } else {
             if (unknown == null) {
               unknown = new LinkedHashMap<>();
@@ -485,6 +501,19 @@ public final class EventCheck implements KernelExpression.Kernel {
       return true;
     }
 
+    /** The same answer for a plain ASCII value (Value.ascii): one byte a character, no line end. */
+    boolean matches(UTF8String ascii) {
+      if (ascii.numBytes() != allowed.length) {
+        return false;
+      }
+      for (int i = 0; i < allowed.length; i++) {
+        if (!allowed[i][ascii.getByte(i)]) { // ASCII: 0..127
+          return false;
+        }
+      }
+      return true;
+    }
+
     static FixedShape parse(String source) {
       if (source.length() < 2 || source.charAt(0) != '^' || source.charAt(source.length() - 1) != '$') {
         return null;
@@ -601,13 +630,53 @@ public final class EventCheck implements KernelExpression.Kernel {
     return text.codePointCount(0, text.length());
   }
 
-  /** Reads the value at `token` into `value`; custom's object entries too. */
-  static void read(JsonParser parser, JsonToken token, Value value, boolean isCustom) throws IOException {
+  /**
+   * The string value at the parser's token as a slice of `line` (no copy), when it is
+   * written on the line as plain ASCII: no escape, no control character, no byte of
+   * a multi-byte character; null otherwise (Jackson then decodes it: getText). Such a
+   * string's bytes are exactly its characters, so each rule reads the same value
+   * either way. Jackson still skips (and checks) the string on its next token. The
+   * slice shares the line's bytes: the check's row is written out (an UnsafeRow)
+   * before the next line is read.
+   */
+  static UTF8String plainAscii(JsonParser parser, byte[] line) {
+    if (!(parser instanceof ParserBase)) {
+      return null;
+    }
+    // Where the string's characters begin (the byte after its opening quote, for
+    // Jackson's UTF-8 parser over an array from 0); checked, not assumed.
+    long offset = ((ParserBase) parser).getTokenCharacterOffset();
+    if (offset < 1 || offset > line.length || line[(int) offset - 1] != '"') {
+      return null;
+    }
+    int start = (int) offset;
+    for (int i = start; i < line.length; i++) {
+      byte b = line[i];
+      if (b == '"') {
+        return UTF8String.fromBytes(line, start, i - start);
+      }
+      if (b == '\\' || b < 0x20) { // an escape, a control character, or (negative) a byte >= 0x80
+        return null;
+      }
+    }
+    return null;
+  }
+
+  /** Reads the value at `token` of `line` into `value`; custom's object entries too. */
+  static void read(JsonParser parser, JsonToken token, Value value, boolean isCustom, byte[] line)
+      throws IOException {
     value.entries = null;
     switch (token) {
       case VALUE_STRING:
         value.kind = STRING;
-        value.text = parser.getText();
+        value.utf8 = plainAscii(parser, line);
+        value.ascii = value.utf8 != null;
+        if (value.ascii) {
+          value.text = null; // made when a rule asks (Value.text)
+        } else {
+          value.text = parser.getText();
+          value.utf8 = UTF8String.fromString(value.text);
+        }
         break;
       case VALUE_NUMBER_INT:
         JsonParser.NumberType type = parser.getNumberType();
@@ -995,14 +1064,16 @@ public final class EventCheck implements KernelExpression.Kernel {
           return value -> value.kind != type;
         }
         case "enum": {
-          Set<String> allowed = new HashSet<>();
+          Set<UTF8String> allowed = new HashSet<>();
           for (JsonNode option : argument) {
             if (!option.isTextual()) {
               throw new IllegalArgumentException(where + " has no rule in EventCheck (strings only)");
             }
-            allowed.add(option.asText());
+            allowed.add(UTF8String.fromString(option.asText()));
           }
-          return value -> value.kind != STRING || !allowed.contains(value.text);
+          // By the value's UTF-8 bytes: a plain ASCII slice, or Java's text encoded
+          // (an option with a lone surrogate has no UTF-8 form, nor could a value match it).
+          return value -> value.kind != STRING || !allowed.contains(value.utf8);
         }
         case "const":
           return equals(argument, where);
@@ -1019,22 +1090,24 @@ public final class EventCheck implements KernelExpression.Kernel {
         }
         case "maxLength": {
           int limit = argument.asInt();
-          return value -> value.kind == STRING && longer(value.text, limit);
+          return value -> value.kind == STRING
+              && (value.ascii ? value.utf8.numBytes() > limit : longer(value.text, limit));
         }
         case "minLength": {
           int limit = argument.asInt();
           // A code point is one or two UTF-16 units: counted only under 2 x limit units.
-          return value -> value.kind == STRING && value.text.length() < 2 * limit && codePoints(value.text) < limit;
+          return value -> value.kind == STRING && (value.ascii ? value.utf8.numBytes() < limit
+              : value.text.length() < 2 * limit && codePoints(value.text) < limit);
         }
         case "pattern": {
           FixedShape shape = FixedShape.parse(argument.asText());
           if (shape != null) {
-            return value -> value.kind == STRING && !shape.matches(value.text);
+            return value -> value.kind == STRING && !(value.ascii ? shape.matches(value.utf8) : shape.matches(value.text));
           }
           // jsonschema uses re.search; find() is the same. UNIX_LINES: only "\n" ends a
           // line, so "$" matches where Python's does (at the end, or before a final "\n").
           Pattern pattern = Pattern.compile(argument.asText(), Pattern.UNIX_LINES);
-          return value -> value.kind == STRING && !pattern.matcher(value.text).find();
+          return value -> value.kind == STRING && !pattern.matcher(value.text()).find();
         }
         default:
           throw new IllegalArgumentException(where + " has no rule in EventCheck");
@@ -1044,8 +1117,8 @@ public final class EventCheck implements KernelExpression.Kernel {
     /** A test that fails (breaks() is true) unless the value equals the constant, as jsonschema's equal. */
     private static FieldRule equals(JsonNode constant, String where) {
       if (constant.isTextual()) {
-        String text = constant.asText();
-        return value -> !(value.kind == STRING && text.equals(value.text));
+        UTF8String text = UTF8String.fromString(constant.asText()); // by UTF-8 bytes, as enum
+        return value -> !(value.kind == STRING && text.equals(value.utf8));
       }
       if (constant.isIntegralNumber() && constant.canConvertToLong()) {
         long number = constant.asLong();
