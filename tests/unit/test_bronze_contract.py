@@ -453,6 +453,40 @@ def test_strings_are_the_same_values_written_plainly_or_escaped(spark) -> None:
         (value, value[:1], "vod", []) for _ in (True, False) for value in values]
 
 
+def test_fields_in_any_order_give_the_same_row(spark) -> None:
+    """EventCheck expects each line's fields in the order of the lines before it
+    (a hint, Field.next): lines that change order, repeat a key or put unknown keys
+    between known ones read exactly as their parsed JSON says."""
+    import random
+    from datetime import UTC, datetime
+
+    from spark_jobs.transforms.bronze import check_lines
+
+    event = {**BASE, **FULL, "page": "home"}
+    orders = [list(event), list(reversed(event))]
+    shuffler = random.Random(7)
+    for _ in range(6):
+        names = list(event)
+        shuffler.shuffle(names)
+        orders.append(names)
+    lines = [json.dumps({name: event[name] for name in names}) for names in orders * 3]
+    lines.insert(5, line()[:-1] + ',"seq":9,"seq":4}')  # a repeated key: the last value
+    raw = spark.createDataFrame([(text, f"{n:05d}", OBJECT_TS_MS) for n, text in enumerate(lines)],
+                                "line string, source_object string, object_ts_ms long")
+    columns = [*EVENT_FIELDS, "violations"]
+    rows = {row.source_object: row for row in check_lines(raw, ingest_ts=datetime(2026, 3, 2, tzinfo=UTC))
+            .select("source_object", *columns).collect()}
+    expected = {name: event.get(name) for name in EVENT_FIELDS}
+    expected[E.custom] = {**FULL[E.custom], "page": "home"}
+    for n, text in enumerate(lines):
+        row = rows[f"{n:05d}"]
+        assert row.violations == [], text
+        if n == 5:
+            assert row[E.seq] == 4
+            continue
+        assert {name: row[name] for name in EVENT_FIELDS} == expected, text
+
+
 def test_a_schema_keyword_without_a_rule_is_refused(spark) -> None:
     from ottlake.errors import JobError
     from schemas.contract import event_schema

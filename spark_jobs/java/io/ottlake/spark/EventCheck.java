@@ -2,7 +2,9 @@ package io.ottlake.spark;
 
 import java.io.IOException;
 import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -19,6 +21,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.base.ParserBase;
+import com.fasterxml.jackson.core.io.SerializedString;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -27,6 +30,7 @@ import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
 import org.apache.spark.sql.catalyst.util.ArrayBasedMapData;
 import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.sql.catalyst.util.GenericArrayData;
+import org.apache.spark.unsafe.Platform;
 import org.apache.spark.unsafe.types.UTF8String;
 
 /**
@@ -176,12 +180,17 @@ public final class EventCheck implements KernelExpression.Kernel {
 
   static final class Field {
     final String name;
+    final SerializedString quoted; // the name as Jackson matches it on the line, byte for byte
     final int index;
     final int type;
     final List<Rule> rules = new ArrayList<>();
+    // The known field that followed this one on the last line that had both (a hint
+    // shared by the JVM's tasks: see Contract.check).
+    volatile Field next;
 
     Field(String name, int index, int type) {
       this.name = name;
+      this.quoted = new SerializedString(name);
       this.index = index;
       this.type = type;
     }
@@ -278,6 +287,7 @@ public final class EventCheck implements KernelExpression.Kernel {
   static final class Contract {
     final Field[] fields;
     final Map<String, Field> byName = new HashMap<>();
+    volatile Field first; // the first field of the last line (Field.next)
     final List<Field> required = new ArrayList<>();
     final List<Conditional> conditionals = new ArrayList<>();
     Field custom;
@@ -321,9 +331,33 @@ public final class EventCheck implements KernelExpression.Kernel {
           skip(parser, token);
           return whole(line, parser.nextToken() == null ? notAnObject : malformed);
         }
-        while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
-          String name = parser.currentName();
-          Field field = byName.get(name);
+        // Lines of one producer list their fields in one order: the field expected next
+        // (the one that followed the last field read, on an earlier line) is matched
+        // against the line's bytes by Jackson (nextFieldName), without decoding and
+        // looking up the name; any other name is read and looked up as usual. The
+        // hints only decide which comparison runs first, never what is read. In the
+        // check of 1M lines, the names' decoding and lookup were ~13% of the samples.
+        Field previous = null;
+        Field expected = first;
+        while (true) {
+          Field field;
+          String name;
+          if (expected != null && parser.nextFieldName(expected.quoted)) {
+            field = expected;
+            name = field.name;
+          } else {
+            token = expected != null ? parser.currentToken() : parser.nextToken();
+            if (token != JsonToken.FIELD_NAME) {
+              break;
+            }
+            name = parser.currentName();
+            field = byName.get(name);
+          }
+          if (field != null) {
+            learn(previous, field);
+          }
+          previous = field;
+          expected = field == null ? null : field.next;
           token = parser.nextToken();
           if (field != null) {
             Value value = values[field.index];
@@ -345,6 +379,17 @@ public final class EventCheck implements KernelExpression.Kernel {
         return whole(line, malformed);
       }
       return judge(line, objectTsMs, values, unknown, end);
+    }
+
+    /** Remembers that `field` followed `previous` (the line's first field when null); written only on a change. */
+    private void learn(Field previous, Field field) {
+      if (previous == null) {
+        if (first != field) {
+          first = field;
+        }
+      } else if (previous.next != field) {
+        previous.next = field;
+      }
     }
 
     private InternalRow judge(byte[] line, Long objectTsMs, Value[] values, LinkedHashMap<String, String> unknown,
@@ -619,6 +664,28 @@ public final class EventCheck implements KernelExpression.Kernel {
       values[i++] = entry.getValue() == null ? null : UTF8String.fromString(entry.getValue());
     }
     return new ArrayBasedMapData(new GenericArrayData(keys), new GenericArrayData(values));
+  }
+
+  /** Whether `text` is one of `options` (UTF-8 bytes each). */
+  static boolean oneOf(UTF8String text, byte[][] options) {
+    for (byte[] option : options) {
+      if (sameBytes(text, option)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Whether `text` is exactly the bytes `other` (Arrays.equals: an intrinsic, where UTF8String.equals is a loop). */
+  static boolean sameBytes(UTF8String text, byte[] other) {
+    if (text.numBytes() != other.length) {
+      return false;
+    }
+    if (!(text.getBaseObject() instanceof byte[])) {
+      return text.equals(UTF8String.fromBytes(other));
+    }
+    int from = (int) (text.getBaseOffset() - Platform.BYTE_ARRAY_OFFSET);
+    return Arrays.equals((byte[]) text.getBaseObject(), from, from + other.length, other, 0, other.length);
   }
 
   /** More than `limit` code points (a UTF-16 length never undercounts them). */
@@ -1064,16 +1131,18 @@ public final class EventCheck implements KernelExpression.Kernel {
           return value -> value.kind != type;
         }
         case "enum": {
-          Set<UTF8String> allowed = new HashSet<>();
+          List<byte[]> options = new ArrayList<>();
           for (JsonNode option : argument) {
             if (!option.isTextual()) {
               throw new IllegalArgumentException(where + " has no rule in EventCheck (strings only)");
             }
-            allowed.add(UTF8String.fromString(option.asText()));
+            options.add(option.asText().getBytes(StandardCharsets.UTF_8));
           }
+          byte[][] allowed = options.toArray(new byte[0][]);
           // By the value's UTF-8 bytes: a plain ASCII slice, or Java's text encoded
           // (an option with a lone surrogate has no UTF-8 form, nor could a value match it).
-          return value -> value.kind != STRING || !allowed.contains(value.utf8);
+          // A few options: compared one by one, by length first (no hash to compute).
+          return value -> value.kind != STRING || !oneOf(value.utf8, allowed);
         }
         case "const":
           return equals(argument, where);
@@ -1117,8 +1186,8 @@ public final class EventCheck implements KernelExpression.Kernel {
     /** A test that fails (breaks() is true) unless the value equals the constant, as jsonschema's equal. */
     private static FieldRule equals(JsonNode constant, String where) {
       if (constant.isTextual()) {
-        UTF8String text = UTF8String.fromString(constant.asText()); // by UTF-8 bytes, as enum
-        return value -> !(value.kind == STRING && text.equals(value.utf8));
+        byte[] text = constant.asText().getBytes(StandardCharsets.UTF_8); // by UTF-8 bytes, as enum
+        return value -> !(value.kind == STRING && sameBytes(value.utf8, text));
       }
       if (constant.isIntegralNumber() && constant.canConvertToLong()) {
         long number = constant.asLong();
