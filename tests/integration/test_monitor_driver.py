@@ -44,7 +44,10 @@ from tests.fixtures_monitor import (
     rebuffer_ratios,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(90)]
+# Bounds against a hang, not a speed check (BENCHMARKS.md measures speed): on a slow day
+# of the 2-core machine the 67,081 records took 127 s to send and monitor (the monitor's
+# per-event jsonschema check is most of it), where 90 s had been the whole test's limit.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
 # The scenario with four more quiet minutes: those the watermark leaves open at the end.
 MINUTES = INCIDENT_MINUTES + 4
@@ -104,7 +107,7 @@ def test_sdk_stream_driver_monitor_live_table_and_one_alert(consumer_settings, w
         tracker.shutdown()
         counters = tracker.counters
         assert (emitted.tracked, counters.sent, counters.failed, counters.dropped) == (len(deliveries),) * 2 + (0, 0)
-        deadline = time.monotonic() + 45
+        deadline = time.monotonic() + 200
         while sum(p.counters.records for p in processors) < counters.sent and "error" not in outcome:
             assert time.monotonic() < deadline, f"{sum(p.counters.records for p in processors)} of {counters.sent}"
             time.sleep(0.2)
