@@ -307,8 +307,8 @@ def python_reasons(raw: str) -> set[tuple[str, str]]:
     return {(v.field, str(v.reason)) for v in [*validate_event(folded, size_bytes=size), *clashes]}
 
 
-def spark_reasons(spark, lines: list[str]) -> list[set[tuple[str, str]]]:
-    """The violations bronze finds on each line, in order, in one Spark job."""
+def checked_rows(spark, lines: list[str], *columns: str) -> list[Any]:
+    """`columns` of bronze's check of each line, in the lines' order, in one Spark job."""
     from datetime import UTC, datetime
 
     from spark_jobs.transforms.bronze import check_lines
@@ -318,9 +318,13 @@ def spark_reasons(spark, lines: list[str]) -> list[set[tuple[str, str]]]:
         "line string, source_object string, object_ts_ms long",
     )
     checked = check_lines(raw, ingest_ts=datetime(2026, 3, 2, tzinfo=UTC))
-    rows = checked.select("source_object", "violations").collect()
-    found = {row.source_object: {(v.field, v.reason) for v in row.violations} for row in rows}
+    found = {row.source_object: row for row in checked.select("source_object", *columns).collect()}
     return [found[f"{number:05d}"] for number in range(len(lines))]
+
+
+def spark_reasons(spark, lines: list[str]) -> list[set[tuple[str, str]]]:
+    """The violations bronze finds on each line, in order, in one Spark job."""
+    return [{(v.field, v.reason) for v in row.violations} for row in checked_rows(spark, lines, "violations")]
 
 
 @pytest.fixture(scope="module")
@@ -412,15 +416,7 @@ _NESTED = st.recursive(
 
 def moved_values(spark, events: list[dict[str, Any]]) -> list[dict[str, str] | None]:
     """custom as bronze's check leaves it, for each event written by orjson."""
-    from datetime import UTC, datetime
-
-    from spark_jobs.transforms.bronze import check_lines
-
-    raw = spark.createDataFrame([(orjson.dumps(event).decode(), f"{n:05d}", OBJECT_TS_MS) for n, event in
-                                 enumerate(events)], "line string, source_object string, object_ts_ms long")
-    rows = check_lines(raw, ingest_ts=datetime(2026, 3, 2, tzinfo=UTC)).select("source_object", E.custom).collect()
-    found = {row.source_object: row[E.custom] for row in rows}
-    return [found[f"{n:05d}"] for n in range(len(events))]
+    return [row[E.custom] for row in checked_rows(spark, [orjson.dumps(event).decode() for event in events], E.custom)]
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -436,20 +432,11 @@ def test_an_unknown_fields_value_moves_as_the_python_reference_writes_it(spark, 
 def test_strings_are_the_same_values_written_plainly_or_escaped(spark) -> None:
     """The typed columns hold the decoded string however the line wrote it: plain
     ASCII (a slice of the line), escapes, raw UTF-8 (Jackson's decoding)."""
-    from datetime import UTC, datetime
-
-    from spark_jobs.transforms.bronze import check_lines
-
     values = ["Film", "", "a\x7fb", 'say "hi"', "back\\slash", "tab\there", "é", "中文 😀", "\u2028", "/x/"]
     lines = [line(**{E.content_title: value, E.cdn: value[:1]}, ascii_only=ascii_only)
              for ascii_only in (True, False) for value in values]
-    raw = spark.createDataFrame([(text, f"{n:05d}", OBJECT_TS_MS) for n, text in enumerate(lines)],
-                                "line string, source_object string, object_ts_ms long")
-    rows = check_lines(raw, ingest_ts=datetime(2026, 3, 2, tzinfo=UTC)).select(
-        "source_object", E.content_title, E.cdn, E.content_type, "violations").collect()
-    found = {row.source_object: (row[E.content_title], row[E.cdn], row[E.content_type], row.violations)
-             for row in rows}
-    assert [found[f"{n:05d}"] for n in range(len(lines))] == [
+    rows = checked_rows(spark, lines, E.content_title, E.cdn, E.content_type, "violations")
+    assert [(row[E.content_title], row[E.cdn], row[E.content_type], row.violations) for row in rows] == [
         (value, value[:1], "vod", []) for _ in (True, False) for value in values]
 
 
@@ -458,9 +445,6 @@ def test_fields_in_any_order_give_the_same_row(spark) -> None:
     (a hint, Field.next): lines that change order, repeat a key or put unknown keys
     between known ones read exactly as their parsed JSON says."""
     import random
-    from datetime import UTC, datetime
-
-    from spark_jobs.transforms.bronze import check_lines
 
     event = {**BASE, **FULL, "page": "home"}
     orders = [list(event), list(reversed(event))]
@@ -471,15 +455,10 @@ def test_fields_in_any_order_give_the_same_row(spark) -> None:
         orders.append(names)
     lines = [json.dumps({name: event[name] for name in names}) for names in orders * 3]
     lines.insert(5, line()[:-1] + ',"seq":9,"seq":4}')  # a repeated key: the last value
-    raw = spark.createDataFrame([(text, f"{n:05d}", OBJECT_TS_MS) for n, text in enumerate(lines)],
-                                "line string, source_object string, object_ts_ms long")
-    columns = [*EVENT_FIELDS, "violations"]
-    rows = {row.source_object: row for row in check_lines(raw, ingest_ts=datetime(2026, 3, 2, tzinfo=UTC))
-            .select("source_object", *columns).collect()}
+    rows = checked_rows(spark, lines, *EVENT_FIELDS, "violations")
     expected = {name: event.get(name) for name in EVENT_FIELDS}
     expected[E.custom] = {**FULL[E.custom], "page": "home"}
-    for n, text in enumerate(lines):
-        row = rows[f"{n:05d}"]
+    for n, (text, row) in enumerate(zip(lines, rows, strict=True)):
         assert row.violations == [], text
         if n == 5:
             assert row[E.seq] == 4
