@@ -189,6 +189,14 @@ def merge_rows(
     merge.whenNotMatchedInsert(condition=f"s.{_OP} = '{_UPSERT}'", values=assign).execute()
 
 
+def compact(spark: SparkSession, path: str) -> None:
+    """Rewrite the table's small files as few larger ones (Delta's OPTIMIZE: the
+    same rows, a commit that changes no data, so it conflicts with no append)."""
+    from delta.tables import DeltaTable
+
+    DeltaTable.forPath(spark, path).optimize().executeCompaction()
+
+
 class StagedAppend:
     """An append whose data files are written into the table's folder but not yet
     committed: no Delta reader sees them until `commit` (write, audit, publish).

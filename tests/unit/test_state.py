@@ -33,16 +33,53 @@ def test_marks_another_writer_committed_are_read(spark, tmp_path) -> None:
     lake = Lake.at(tmp_path)
     state.write_mark(spark, lake, "sessions", state.Mark(3, 1_000), at=AT)
     assert state.read_mark(spark, lake, "sessions") == state.Mark(3, 1_000)
-    other = spark.createDataFrame([("sessions", 7, 5_000, AT), ("aggregates", 2, None, AT)], state.MARKS_SCHEMA)
-    delta_io.merge_rows(spark, lake.state("marks"), other, keys=["job"])
+    _append_marks(spark, lake, [("sessions", 7, 5_000, AT), ("aggregates", 2, None, AT)])
     assert state.read_mark(spark, lake, "sessions") == state.Mark(7, 5_000)
     assert state.read_mark(spark, lake, "aggregates") == state.Mark(2, None)
     # and a mark written after another writer's commit is still right
-    delta_io.merge_rows(spark, lake.state("marks"), other.limit(1).selectExpr(
-        "job", "8 AS input_version", "watermark_ms", "updated_at"), keys=["job"])
+    _append_marks(spark, lake, [("sessions", 8, 5_000, AT)])
     state.write_mark(spark, lake, "aggregates", state.Mark(4, None), at=AT)
     assert state.read_mark(spark, lake, "sessions") == state.Mark(8, 5_000)
     assert state.read_mark(spark, lake, "aggregates") == state.Mark(4, None)
+
+
+def _append_marks(spark, lake: Lake, rows: list[tuple]) -> None:
+    """Another writer's marks (another process: not through this one's kept rows)."""
+    spark.createDataFrame(rows, state.MARKS_SCHEMA).write.format("delta").mode("append").save(lake.state("marks"))
+
+
+def test_a_jobs_mark_is_its_furthest_whatever_the_clocks_said(spark, tmp_path) -> None:
+    """Marks are appended, one row a run; a job's mark is its greatest (input version,
+    then watermark), the one written last, even when the writers' clocks disagree."""
+    lake = Lake.at(tmp_path)
+    state.write_mark(spark, lake, "bronze", state.Mark(-1, None), at=AT)
+    state.write_mark(spark, lake, "bronze", state.Mark(-1, 2_000), at=AT.replace(hour=13))
+    state.write_mark(spark, lake, "sessions", state.Mark(5, 2_000), at=AT.replace(hour=13))
+    _append_marks(spark, lake, [("sessions", 6, 2_000, AT.replace(hour=11)),  # a slow clock, a later run
+                                ("bronze", -1, 3_000, AT.replace(hour=9))])
+    assert state.read_mark(spark, lake, "sessions") == state.Mark(6, 2_000)
+    assert state.read_mark(spark, lake, "bronze") == state.Mark(-1, 3_000)
+    state.write_mark(spark, lake, "sessions", state.Mark(7, 3_000), at=AT)
+    assert state.read_mark(spark, lake, "sessions") == state.Mark(7, 3_000)
+    state._MARKS.clear()  # a new process reads the same
+    assert [state.read_mark(spark, lake, job) for job in ("bronze", "sessions")] == [
+        state.Mark(-1, 3_000), state.Mark(7, 3_000)]
+    assert delta_io.read_table(spark, lake.state("marks")).count() == 6  # the history stays
+
+
+def test_the_marks_files_are_compacted_past_a_limit(spark, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(state, "COMPACT_FILES", 3)
+    lake = Lake.at(tmp_path)
+    path = lake.state("marks")
+    for version in range(1, 4):
+        state.write_mark(spark, lake, "sessions", state.Mark(version, 1_000), at=AT)
+    assert delta_io.file_count(delta_io.snapshot(spark, path)) == 3
+    state.write_mark(spark, lake, "viewers", state.Mark(9, None), at=AT)  # a fourth file: over the limit
+    assert delta_io.file_count(delta_io.snapshot(spark, path)) == 1
+    state._MARKS.clear()
+    assert state.read_mark(spark, lake, "sessions") == state.Mark(3, 1_000)
+    assert state.read_mark(spark, lake, "viewers") == state.Mark(9, None)
+    assert delta_io.read_table(spark, lake.state("marks")).count() == 4
 
 
 def test_marks_of_a_table_made_again_at_the_same_path_are_not_reused(spark, tmp_path) -> None:
