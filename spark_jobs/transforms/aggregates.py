@@ -41,22 +41,27 @@ def _count_if(condition: Column) -> Column:
     return F.count(F.when(condition, F.lit(1)))
 
 
+_MEASURES = (
+    PS.viewer_id,
+    PS.start_outcome,
+    PS.playback_failure,
+    PS.startup_time_ms,
+    PS.watch_time_ms,
+    PS.play_time_ms,
+    PS.rebuffer_time_ms,
+    PS.rebuffer_count,
+    PS.played_kbits,
+    PS.bitrate_play_ms,
+)
+# The play sessions' columns both grains read (their time columns, the dimensions,
+# the measures): a caller that keeps the sessions in memory keeps only these.
+SESSION_COLUMNS: tuple[str, ...] = tuple(map(str, (PS.start_time, PS.session_date, *QOE_DIMENSIONS, *_MEASURES)))
+
+
 def _qoe(play_sessions: DataFrame, grain: str, grain_value: Column, schema: T.StructType) -> DataFrame:
     """Section 4 by `grain` (the time column, `grain_value` per session) and the dimensions."""
     outcome = F.col(PS.start_outcome)
-    measures = (
-        PS.viewer_id,
-        PS.start_outcome,
-        PS.playback_failure,
-        PS.startup_time_ms,
-        PS.watch_time_ms,
-        PS.play_time_ms,
-        PS.rebuffer_time_ms,
-        PS.rebuffer_count,
-        PS.played_kbits,
-        PS.bitrate_play_ms,
-    )
-    sessions = play_sessions.select(grain_value.alias(grain), *QOE_DIMENSIONS, *measures)
+    sessions = play_sessions.select(grain_value.alias(grain), *QOE_DIMENSIONS, *_MEASURES)
     sums = sessions.groupBy(grain, *QOE_DIMENSIONS).agg(
         F.count(F.lit(1)).alias(QOE.sessions),
         _count_if(outcome.isin(*(o.value for o in _ATTEMPT_OUTCOMES))).alias(QOE.attempts),

@@ -102,6 +102,32 @@ def test_new_objects_are_the_ones_not_consumed_or_changed_since(spark, tmp_path)
     assert state.new_objects(spark, lake, later) == [_obj("b", size=20), _obj("c")]
 
 
+def test_objects_recorded_twice_are_still_consumed_once(spark, tmp_path) -> None:
+    """Records are appended: two runs racing over one object record it twice, and
+    the object is still a consumed one, once."""
+    lake = Lake.at(tmp_path)
+    listed = [_obj("a"), _obj("b")]
+    state.new_objects(spark, lake, listed)
+    state.record_objects(spark, lake, listed, run_id="r1", at=AT)
+    state.record_objects(spark, lake, [_obj("a")], run_id="r2", at=AT)
+    assert delta_io.read_table(spark, lake.state("raw_objects")).count() == 3
+    assert state.new_objects(spark, lake, [*listed, _obj("c")]) == [_obj("c")]
+
+
+def test_the_raw_objects_files_are_compacted_past_a_limit(spark, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(state, "COMPACT_FILES", 2)
+    lake = Lake.at(tmp_path)
+    path = lake.state("raw_objects")
+    state.new_objects(spark, lake, [])
+    for name in ("a", "b"):
+        state.record_objects(spark, lake, [_obj(name)], run_id=name, at=AT)
+    assert delta_io.file_count(delta_io.snapshot(spark, path)) == 2
+    state.record_objects(spark, lake, [_obj("c")], run_id="c", at=AT)  # a third file: over the limit
+    assert delta_io.file_count(delta_io.snapshot(spark, path)) == 1
+    assert state.new_objects(spark, lake, [_obj("a"), _obj("c"), _obj("d")]) == [_obj("d")]
+    assert sorted(row.run_id for row in delta_io.read_table(spark, path).collect()) == ["a", "b", "c"]
+
+
 def test_version_and_emptiness_come_from_the_log(spark, tmp_path) -> None:
     path = str(tmp_path / "t")
     delta_io.ensure_table(spark, path, state.MARKS_SCHEMA)
