@@ -81,7 +81,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
             delta_io.merge_rows(spark, output.path, output.fresh, keys=[output.grain, *QOE_DIMENSIONS],
                                 replace_scope=output.scope)
     finally:
-        for frame in [*gated, *(output.fresh for output in outputs), *(output.sessions for output in outputs)]:
+        for frame in [*gated, *(frame for output in outputs for frame in (output.fresh, output.sessions))]:
             frame.unpersist()
         if changed is not None:
             changed.unpersist()
