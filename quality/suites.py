@@ -164,8 +164,11 @@ def _received_minus_event_time() -> Column:
 TIME_COLUMNS: tuple[str, ...] = tuple(map(str, (PS.startup_time_ms, PS.play_time_ms, PS.ad_time_ms,
                                                  PS.rebuffer_time_ms, PS.seek_time_ms, PS.pause_time_ms,
                                                  PS.watch_time_ms, PS.bitrate_play_ms)))
-WATCH_PARTS: tuple[str, ...] = (PS.startup_time_ms, PS.play_time_ms, PS.ad_time_ms, PS.rebuffer_time_ms,
-                                PS.seek_time_ms)
+# §2 (clarified 2026-12-07): watch time = time in `starting` + these; the time in
+# starting has no column of its own (startup_time_ms is null without a first frame).
+WATCH_PARTS: tuple[str, ...] = (PS.play_time_ms, PS.ad_time_ms, PS.rebuffer_time_ms, PS.seek_time_ms)
+TIME_IN_STARTING = "watch_time_minus_play_ad_rebuffer_seek_ms"
+STARTED_STARTING_MINUS_STARTUP = "started_time_in_starting_minus_startup_ms"
 
 
 def _play_sessions() -> list[Expectation]:
@@ -174,8 +177,11 @@ def _play_sessions() -> list[Expectation]:
         gxe.ExpectColumnValuesToBeUnique(column=str(PS.play_session_id), severity=CRITICAL,
                                          notes="one row per play session: the MERGE key"),
         *(gxe.ExpectColumnValuesToBeBetween(column=name, min_value=0, severity=CRITICAL) for name in TIME_COLUMNS),
-        gxe.ExpectColumnValuesToBeBetween(column="watch_time_minus_parts_ms", min_value=0, max_value=0,
-                                          severity=CRITICAL, notes="watch = startup + play + ad + rebuffer + seek"),
+        gxe.ExpectColumnValuesToBeBetween(column=TIME_IN_STARTING, min_value=0, severity=CRITICAL,
+                                          notes="watch = time in starting + play + ad + rebuffer + seek"),
+        gxe.ExpectColumnValuesToBeBetween(column=STARTED_STARTING_MINUS_STARTUP, min_value=0, max_value=0,
+                                          severity=CRITICAL,
+                                          notes="a started session's time in starting is its startup time"),
         gxe.ExpectColumnValuesToBeBetween(column=str(PS.rebuffer_ratio), min_value=0, max_value=1, severity=CRITICAL),
         gxe.ExpectColumnValuesToBeInSet(column=str(PS.start_outcome), value_set=[str(o) for o in StartOutcome],
                                         severity=CRITICAL),
@@ -196,12 +202,20 @@ def _startup_without_first_frame() -> Column:
     return F.when(F.col(PS.start_outcome) != str(StartOutcome.started), F.col(PS.startup_time_ms))
 
 
-def _watch_minus_parts() -> Column:
-    parts = [F.coalesce(F.col(name), F.lit(0)) for name in WATCH_PARTS]  # startup is null without a start
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
+def _time_in_starting() -> Column:
+    """Watch time less its parts that have columns: the time spent in `starting`."""
+    total = F.col(WATCH_PARTS[0])
+    for name in WATCH_PARTS[1:]:
+        total = total + F.col(name)
     return F.col(PS.watch_time_ms) - total
+
+
+def _started_starting_minus_startup() -> Column:
+    """A started session went through `starting` only before its first frame (§1), so
+    that time is its startup_time_ms (null, and 0 s in starting, without a play_request
+    before the frame); null for the others, which the expectation skips."""
+    started = F.col(PS.start_outcome) == str(StartOutcome.started)
+    return F.when(started, _time_in_starting() - F.coalesce(F.col(PS.startup_time_ms), F.lit(0)))
 
 
 # --- viewer sessions (qoe-metrics.md section 3) -----------------------------------------
@@ -263,7 +277,8 @@ BRONZE = Suite("bronze", "bronze", "the events bronze is about to merge", _bronz
                {"received_minus_event_time_ms": _received_minus_event_time,
                 EVENT_ID_HASH_REPEATS: lambda: F.lit(True)})
 PLAY_SESSIONS = Suite("play_sessions", "sessions", "the play sessions recomputed by this run", _play_sessions,
-                      {"watch_time_minus_parts_ms": _watch_minus_parts,
+                      {TIME_IN_STARTING: _time_in_starting,
+                       STARTED_STARTING_MINUS_STARTUP: _started_starting_minus_startup,
                        "startup_time_without_first_frame_ms": _startup_without_first_frame,
                        "end_minus_start_ms": lambda: _minus(F.unix_millis(PS.end_time), F.unix_millis(PS.start_time))})
 VIEWER_SESSIONS = Suite("viewer_sessions", "viewer_sessions", "the viewer sessions recomputed by this run",

@@ -42,10 +42,17 @@ SCHEMA_VERSION: int = _PROPS["schema_version"]["const"]
 LIMITS = Limits(**_SCHEMA["x-limits"])
 EVENT_FIELDS: tuple[str, ...] = tuple(_PROPS)
 REQUIRED_FIELDS: tuple[str, ...] = tuple(_SCHEMA["required"])
-EVENT_TYPES: tuple[str, ...] = tuple(_PROPS["event_type"]["enum"])
-CONTENT_TYPES: tuple[str, ...] = tuple(_PROPS["content_type"]["enum"])
-DEVICE_TYPES: tuple[str, ...] = tuple(_PROPS["device_type"]["enum"])
-ERROR_CATEGORIES: tuple[str, ...] = tuple(_PROPS["error_category"]["enum"])
+
+
+def _values(name: str) -> tuple[str, ...]:
+    """An enum field's values (an optional field's enum also lists null, read as absent)."""
+    return tuple(value for value in _PROPS[name]["enum"] if value is not None)
+
+
+EVENT_TYPES: tuple[str, ...] = _values("event_type")
+CONTENT_TYPES: tuple[str, ...] = _values("content_type")
+DEVICE_TYPES: tuple[str, ...] = _values("device_type")
+ERROR_CATEGORIES: tuple[str, ...] = _values("error_category")
 AD_EVENT_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if t.startswith("ad_"))
 
 # Field names as constants (`E.play_session_id`), and event types
@@ -56,5 +63,9 @@ EventType = StrEnum("EventType", {name: name for name in EVENT_TYPES})  # type: 
 
 
 def field_kind(name: str) -> str:
-    """The JSON type of a field: integer, string, boolean or object."""
-    return _PROPS[name]["type"]
+    """The JSON type of a field: integer, string, boolean or object (an optional
+    field's type also admits null, which is read as absent: player-events.md, Envelope)."""
+    declared = _PROPS[name]["type"]
+    kinds = [declared] if isinstance(declared, str) else [kind for kind in declared if kind != "null"]
+    (kind,) = kinds
+    return kind

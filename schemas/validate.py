@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from jsonschema import Draft202012Validator, ValidationError, validators
 
-from schemas.contract import LIMITS, event_schema
+from schemas.contract import EVENT_FIELDS, LIMITS, event_schema
 
 
 class Reason(StrEnum):
@@ -134,16 +134,33 @@ def _violations_of(error: Any, event: dict[str, Any]) -> list[Violation]:
     return [Violation(path, reason, error.message if len(error.message) < 200 else error.message[:197] + "...")]
 
 
+_FIELDS = frozenset(EVENT_FIELDS)
+
+
+def without_nulls(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its contract fields that are JSON null left out.
+
+    player-events.md, Envelope (clarified 2026-12-07): an optional field whose value
+    is null is read as absent, and a required field that is null is a violation. Read
+    as absent, a required null is then `missing_field`, the reason an absent required
+    field has, in both engines (EventCheck reads a null the same way). Unknown fields
+    are left as they are (they go to custom whatever their value).
+    """
+    if not any(value is None and name in _FIELDS for name, value in event.items()):
+        return event
+    return {name: value for name, value in event.items() if value is not None or name not in _FIELDS}
+
+
 def validate_event(event: Any, *, size_bytes: int | None = None) -> list[Violation]:
     """Every violation of the contract by one decoded event; [] when it is valid.
 
     `size_bytes` is the event's serialised size as received; when omitted it is
-    measured by serialising the event compactly.
+    measured by serialising the event compactly (with its nulls, as it came).
     """
     if not isinstance(event, dict):
         return [Violation("", Reason.not_an_object, f"an event is a JSON object, not {type(event).__name__}")]
     found: set[Violation] = set()
-    for error in _validator().iter_errors(event):
+    for error in _validator().iter_errors(without_nulls(event)):
         found.update(_violations_of(error, event))
     if size_bytes is None:
         try:
@@ -157,7 +174,9 @@ def validate_event(event: Any, *, size_bytes: int | None = None) -> list[Violati
 
 
 def check_line(line: bytes | str) -> tuple[dict[str, Any] | None, list[Violation]]:
-    """Decode one NDJSON line and validate it: (event or None, violations)."""
+    """Decode one NDJSON line and validate it: (event or None, violations). The
+    event comes back with its null fields left out (`without_nulls`), as its readers
+    are to see it."""
     raw = line.encode("utf-8") if isinstance(line, str) else line
     raw = raw.rstrip(b"\r\n")
     try:
@@ -165,4 +184,4 @@ def check_line(line: bytes | str) -> tuple[dict[str, Any] | None, list[Violation
     except orjson.JSONDecodeError as exc:
         return None, [Violation("", Reason.malformed_json, str(exc)[:200])]
     violations = validate_event(event, size_bytes=len(raw))
-    return (event if isinstance(event, dict) else None), violations
+    return (without_nulls(event) if isinstance(event, dict) else None), violations

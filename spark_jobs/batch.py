@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
-from ottlake.errors import JobError, OttlakeError
+from ottlake.errors import ConfigError, JobError, OttlakeError
 from quality.gate import GateRun, recorded
+from spark_jobs import lake as lake_module
 from spark_jobs.jobs import aggregates, bronze, sessions, viewers
-from spark_jobs.jobs.common import StageReport, Window
+from spark_jobs.jobs.common import DateRange, StageReport, Window
 from spark_jobs.lake import Lake
+from spark_jobs.spark import hadoop_kind
 
 STAGES: tuple[tuple[str, Callable[..., StageReport]], ...] = (
     ("bronze", bronze.run),
@@ -36,23 +38,36 @@ def run_batch(
     lake: Lake,
     *,
     window: Window = Window(),
+    recompute: DateRange | None = None,
     gates: GateRun | None = None,
     on_stage: Callable[[str], None] = lambda _name: None,
 ) -> BatchReport:
     """Run every stage; the first failure (an OttlakeError, a failed quality gate
     among them) stops the rest. All stages' gates are recorded under one run id,
-    once, when the run ends (passed or failed)."""
+    once, when the run ends (passed or failed).
+
+    `recompute` (session dates) rebuilds the play sessions, viewer sessions and
+    aggregates of those dates from bronze through the same gates, as dbt's full
+    refresh does after a change of definition; bronze takes no raw objects then.
+    Nothing is created when the lake is not there (spark_jobs.lake.require)."""
     import time
 
+    lake_module.require(lake, hadoop_kind(spark))
+    stages = STAGES
+    options: dict[str, DateRange] = {}
+    if recompute is not None:
+        if hadoop_kind(spark)(lake.bronze) != "folder":
+            raise ConfigError(f"lake {lake.root} has no bronze table to recompute from: run `ottlake batch` first")
+        stages, options = STAGES[1:], {"recompute": recompute}
     gates = gates or GateRun.new()
     report = BatchReport(gates.run_id)
     gates.prepare(lake)
     with recorded(spark, gates):
-        for name, stage in STAGES:
+        for name, stage in stages:
             on_stage(name)
             began = time.perf_counter()
             try:
-                report.stages.append(stage(spark, lake, window=window, gates=gates))
+                report.stages.append(stage(spark, lake, window=window, gates=gates, **options))
             except OttlakeError:
                 raise
             except Exception as exc:  # Spark's and the JVM's errors: one line, naming the stage

@@ -73,7 +73,12 @@ PLAY_SESSIONS_SCHEMA = T.StructType(
         _field("seek_time_ms", LONG, False, "time in seeking"),
         _field("seek_count", LONG, False, "entries into seeking"),
         _field("pause_time_ms", LONG, False, "time in paused"),
-        _field("watch_time_ms", LONG, False, "startup + play + ad + rebuffer + seek time; pause excluded"),
+        _field(
+            "watch_time_ms",
+            LONG,
+            False,
+            "time in starting (with or without a first frame) + play + ad + rebuffer + seek time; pause excluded",
+        ),
         _field("rebuffer_ratio", DOUBLE, True, "rebuffer_time_ms / watch_time_ms; null when watch time is 0"),
         _field("start_outcome", STRING, False, "started, start_failure, exit_before_start, no_attempt or in_progress"),
         _field("playback_failure", BOOLEAN, False, "a fatal error after the first frame"),

@@ -189,6 +189,28 @@ def merge_rows(
     merge.whenNotMatchedInsert(condition=f"s.{_OP} = '{_UPSERT}'", values=assign).execute()
 
 
+def replace_scope(
+    spark: SparkSession,
+    path: str,
+    fresh: DataFrame,
+    *,
+    keys: Sequence[str],
+    scope: DataFrame,
+    prune: Mapping[str, Sequence[Any]] | None = None,
+) -> int:
+    """Make the table's rows inside `scope` (a frame of values of some of its
+    columns: dates, hours) exactly `fresh`, in one commit (merge_rows with
+    replace_scope), and nothing at all when no row differs: a recompute that finds
+    the table right leaves no commit. The number of rows upserted or deleted."""
+    target = read_table(spark, path)
+    current = target.join(scope, on=list(scope.columns), how="left_semi").select(*target.columns)
+    rows = fresh.select(*target.columns)
+    changed = rows.exceptAll(current).count() + current.select(*keys).exceptAll(rows.select(*keys)).count()
+    if changed:
+        merge_rows(spark, path, fresh, keys=keys, prune=prune, replace_scope=scope)
+    return changed
+
+
 def compact(spark: SparkSession, path: str) -> None:
     """Rewrite the table's small files as few larger ones (Delta's OPTIMIZE: the
     same rows, a commit that changes no data, so it conflicts with no append)."""

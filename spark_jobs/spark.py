@@ -20,7 +20,7 @@ is asked for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -100,6 +100,18 @@ def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
     configuration: the same calls for a local folder and S3."""
     target = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path)
     return target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), target
+
+
+def hadoop_kind(spark: SparkSession) -> Callable[[str], str]:
+    """A probe for spark_jobs.lake.require: what a path is (folder, file or missing),
+    through Hadoop's FileSystem, so that S3 lakes are checked as local ones."""
+    def kind(path: str) -> str:
+        filesystem, target = hadoop_path(spark, path)
+        if not filesystem.exists(target):
+            return "missing"
+        return "folder" if filesystem.getFileStatus(target).isDirectory() else "file"
+
+    return kind
 
 
 KERNEL_EXPRESSION = "io.ottlake.spark.KernelExpression"

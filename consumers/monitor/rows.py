@@ -63,7 +63,7 @@ class WindowRow:
     exits_before_start: int = 0
     playback_failures: int = 0
     rebuffer_count: int = 0
-    startup_time_ms: int = 0  # summed startup time, counted once the first frame shows
+    starting_time_ms: int = 0  # time in `starting`, with or without a first frame (§2)
     play_time_ms: int = 0
     ad_time_ms: int = 0
     rebuffer_time_ms: int = 0
@@ -81,8 +81,9 @@ class WindowRow:
 
     @property
     def watch_time_ms(self) -> int:
-        """§2: startup + play + ad + rebuffer + seek; pause excluded."""
-        return self.startup_time_ms + self.play_time_ms + self.ad_time_ms + self.rebuffer_time_ms + self.seek_time_ms
+        """§2: time in starting + play + ad + rebuffer + seek; pause excluded (time in
+        starting counts whether or not a first frame came: clarified 2026-12-07)."""
+        return self.starting_time_ms + self.play_time_ms + self.ad_time_ms + self.rebuffer_time_ms + self.seek_time_ms
 
     @property
     def rebuffer_ratio(self) -> float | None:

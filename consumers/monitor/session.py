@@ -9,7 +9,7 @@ arrive in (event_ts, seq) order; the windows' per-session reorder buffer does th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -35,7 +35,7 @@ class State(StrEnum):
 class Span(StrEnum):
     """Kinds of time a session reports; watch time is all but pause (§2)."""
 
-    startup = "startup"
+    starting = "starting"
     play = "play"
     ad = "ad"
     rebuffer = "rebuffer"
@@ -84,10 +84,7 @@ class Session:
     prev_ts: int | None = None  # event_ts of the previous event (durations: one device clock)
     prev_time: int = 0  # its derived time (placement on the calendar)
     last_key: tuple[int, int] = (-1, -1)
-    startup_ms: int = 0
-    # Time in `starting` counts as startup (and watch) time only once a first frame
-    # shows (§2: startup_time_ms is null without one), so it waits here until then.
-    pending_startup: list[tuple[int, int]] = field(default_factory=list)
+    startup_ms: int = 0  # time in `starting` so far: the startup sample at the first frame
 
     def step(self, event: dict[str, Any], event_time: int, ledger: Ledger) -> None:
         """Apply one event (§1), reporting to `ledger`."""
@@ -107,8 +104,11 @@ class Session:
     def _elapse(self, elapsed: int, ledger: Ledger) -> None:
         """The time since the previous event belongs to the state in force after it (§1)."""
         state, start = self.state, self.prev_time
-        if state is State.starting and not self.first_frame:
-            self.pending_startup.append((start, elapsed))
+        if state is State.starting:
+            # §2 (clarified 2026-12-07): time in `starting` is watch time whether or not a
+            # first frame comes, so it is reported as it passes; only the startup sample
+            # (startup_time_ms) waits for the first frame.
+            ledger.span(self.series, Span.starting, start, elapsed, None)
             self.startup_ms += elapsed
         elif state is State.playing:
             if self.in_ad:
@@ -160,18 +160,13 @@ class Session:
     def _first_frame(self, at: int, ledger: Ledger) -> None:
         self.first_frame = True
         if self.joined:
-            self.pending_startup.clear()
             return
         ledger.outcome(self.series, Outcome.start, at)
         if self.requested:  # §2: null startup without a play_request before the first frame
-            for start, length in self.pending_startup:
-                ledger.span(self.series, Span.startup, start, length, None)
             ledger.startup_sample(self.series, self.startup_ms, at)
-        self.pending_startup.clear()
 
     def _close(self, *, fatal: bool, at: int, ledger: Ledger) -> None:
         self.state = State.closed
-        self.pending_startup.clear()
         if fatal and self.first_frame:
             ledger.outcome(self.series, Outcome.playback_failure, at)
         elif self.joined or self.first_frame:

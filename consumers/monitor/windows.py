@@ -39,7 +39,7 @@ ATTRIBUTION_GRACE_MS = 60_000
 IDLE_EVICT_MS = 2 * 60 * 60_000
 
 _SPAN_FIELD = {
-    Span.startup: "startup_time_ms",
+    Span.starting: "starting_time_ms",
     Span.play: "play_time_ms",
     Span.ad: "ad_time_ms",
     Span.rebuffer: "rebuffer_time_ms",

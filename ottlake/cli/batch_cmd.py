@@ -7,7 +7,7 @@ import logging
 import click
 from rich.table import Table
 
-from ottlake.cli.common import console, settings_from
+from ottlake.cli.common import console, lake_to_read, settings_from
 
 
 @click.command("batch")
@@ -15,20 +15,28 @@ from ottlake.cli.common import console, settings_from
               help="Lake root: a folder or s3://bucket/prefix. Env: OTTLAKE_LAKE (default ./lake).")
 @click.option("--window", default=None, metavar="START/END",
               help="Only raw objects that arrived in these UTC hours, e.g. 2026-11-24T00/2026-11-24T06.")
+@click.option("--recompute", default=None, metavar="FROM/TO",
+              help="Rebuild the play sessions, viewer sessions and aggregates of these UTC session dates "
+                   "from bronze (after a change of definition), e.g. 2026-03-01/2026-03-07; takes no raw objects.")
 @click.pass_context
-def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None) -> None:
+def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None, recompute: str | None) -> None:
     """Run bronze, play sessions, viewer sessions and aggregates over the new raw objects.
 
     Idempotent: a second run over the same raw zone changes nothing. Each table
     is written in one Delta commit, so a failure leaves no partial table.
     """
     settings = settings_from(ctx, lake=lake_root)
+    from ottlake.errors import ConfigError
     from quality import docs
     from quality.gate import GateRun
     from spark_jobs.batch import run_batch
-    from spark_jobs.jobs.common import Window
-    from spark_jobs.lake import Lake
+    from spark_jobs.jobs.common import DateRange, Window
     from spark_jobs.spark import build_session
+
+    parsed_window, dates = Window.parse(window), DateRange.parse(recompute)
+    if window and dates:
+        raise ConfigError("--window selects raw objects and --recompute session dates: give one of them")
+    lake = lake_to_read(settings)  # before Spark starts (run_batch checks again, through Hadoop)
 
     # PySpark logs a failed query's context to stderr as JSON; the CLI reports the
     # failure itself, in one line (an entry point may set logging; a library may not).
@@ -37,11 +45,9 @@ def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None) -> 
     # their results in the table below and in `ottlake quality`.
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     gates = GateRun.new(max_quarantine_share=settings.quality_max_quarantine_share)
-    lake = Lake.at(settings.lake)
-    parsed_window = Window.parse(window)
     with console.status("starting Spark") as status:
         spark = build_session("local", app_name="ottlake-batch")
-        report = run_batch(spark, lake, window=parsed_window, gates=gates,
+        report = run_batch(spark, lake, window=parsed_window, recompute=dates, gates=gates,
                            on_stage=lambda name: status.update(f"stage {name}"))
     table = Table(title=f"ottlake batch: {lake.root}", title_justify="left")
     table.add_column("stage", style="bold")
@@ -57,6 +63,11 @@ def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None) -> 
         table.add_row("quality record", f"{report.recording_seconds:.1f}", f"{report.recording_seconds:.1f}",
                       "results appended, Data Docs rendered")
     console.print(table)
+    bronze = next((stage for stage in report.stages if stage.stage == "bronze"), None)
+    if bronze is not None and not bronze.counts:
+        console.print(f"nothing new in {lake.raw}: the tables are as they were", markup=False, soft_wrap=True)
+    if dates is not None:
+        console.print(f"recomputed session dates {dates}", markup=False, soft_wrap=True)
     for stage in report.stages:
         for warning in stage.gate_warnings:
             console.print(f"gate warning ({stage.stage}): {warning}", markup=False)

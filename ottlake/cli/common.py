@@ -19,3 +19,14 @@ def settings_from(ctx: click.Context, **command_flags: Any) -> Settings:
     root = ctx.find_root()
     group_flags: dict[str, Any] = dict(root.obj or {})
     return Settings.load(**group_flags, **command_flags)
+
+
+def lake_to_read(settings: Settings) -> Any:
+    """The settings' lake (spark_jobs.lake.Lake), checked to be there with its raw zone
+    (LakeNotFound otherwise, before anything is created): every command that reads
+    a lake starts here."""
+    from spark_jobs.lake import Lake, require, s3_probe
+
+    lake = Lake.at(settings.lake)
+    require(lake, None if lake.is_local else s3_probe(settings.aws().client("s3")))
+    return lake

@@ -70,6 +70,14 @@ def consume_cmd(ctx: click.Context, app: App, use_kcl: bool, lake_root: str | No
         raise ConfigError("--drain applies to the in-process driver only (the KCL daemon runs until stopped)")
     settings = settings_from(ctx, lake=lake_root)
     lake = settings.lake if app == "sink" else None
+    if lake is not None:
+        # The sink makes the lake's raw zone (so a new lake need not exist yet), but
+        # cannot write under a file.
+        from spark_jobs.lake import Lake, LakeNotFound, local_kind
+
+        root = Lake.at(lake)
+        if root.is_local and local_kind(root.root) == "file":
+            raise LakeNotFound(f"lake {root.root} is a file, not a folder: check --lake or OTTLAKE_LAKE")
     name = kcl.app_name(settings, app)
     worker = worker_id or kcl.default_worker_id(app)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,

@@ -8,7 +8,7 @@ import click
 from rich import box
 from rich.table import Table
 
-from ottlake.cli.common import console, settings_from
+from ottlake.cli.common import console, lake_to_read, settings_from
 
 
 @click.command("quality")
@@ -23,9 +23,8 @@ def quality_cmd(ctx: click.Context, lake_root: str | None) -> None:
     """
     settings = settings_from(ctx, lake=lake_root)
     from quality import docs, results
-    from spark_jobs.lake import Lake
 
-    lake = Lake.at(settings.lake)
+    lake = lake_to_read(settings)
     rows = results.latest(lake.quality_results)
     if not rows:
         console.print(f"no quality results yet in {lake.root}: run `ottlake batch` first", markup=False)

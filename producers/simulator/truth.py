@@ -77,14 +77,10 @@ def summarize(b: SessionBuilder, *, ctx: SessionContext, bandwidth_kbps: int) ->
         outcome = "no_attempt"
     else:
         outcome = "in_progress"
-    # watch time = startup + play + ad + rebuffer + seek (qoe-metrics.md §2), read as
-    # the sum of those columns with a null startup_time_ms counting 0: the spec names
-    # the parts by their columns (the state is `starting`, the column `startup`), and
-    # the quality gate checks watch_time_ms as exactly the sum of its parts. So the
-    # waiting of a session that never showed a frame is not watch time; it stays
-    # visible as starting_time_ms.
-    startup = totals["starting"] if first_frame else 0
-    watch = startup + totals["play"] + totals["ad"] + totals["stall"] + totals["seek"]
+    # watch time = time in `starting` + play + ad + rebuffer + seek (qoe-metrics.md §2,
+    # clarified 2026-12-07): the waiting of a viewer who never saw a frame is watch
+    # time too, although startup_time_ms is null for them.
+    watch = totals["starting"] + totals["play"] + totals["ad"] + totals["stall"] + totals["seek"]
     play = totals["play"]
     duration = ctx.title.duration_ms
     viewer, platform = ctx.viewer, ctx.viewer.platform

@@ -20,7 +20,7 @@ from quality.gate import GateRun, check_all
 from quality.suites import QOE_AGGREGATES, QOE_TOTALS
 from spark_jobs import delta_io, state
 from spark_jobs.columns import PS, QOE, QOE_DAILY_SCHEMA, QOE_DIMENSIONS, QOE_HOURLY_SCHEMA
-from spark_jobs.jobs.common import StageReport, Window, run_job, utc_now
+from spark_jobs.jobs.common import DateRange, StageReport, Window, run_job, utc_now
 from spark_jobs.lake import Lake
 from spark_jobs.transforms.aggregates import SESSION_COLUMNS, qoe_daily, qoe_hourly
 from spark_jobs.transforms.common import utc_hour
@@ -33,18 +33,41 @@ def ensure(spark: SparkSession, lake: Lake) -> None:
     delta_io.ensure_table(spark, lake.qoe_daily, QOE_DAILY_SCHEMA)
 
 
-def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun) -> StageReport:
+def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun,
+        recompute: DateRange | None = None) -> StageReport:
+    """The hours and days whose play sessions changed since the last run; with
+    `recompute`, every hour and day of those dates (the job's mark then stays)."""
     ensure(spark, lake)
     report = StageReport(JOB)
+    if recompute is not None:
+        scopes = {QOE.hour: recompute.hours_frame(spark, QOE.hour),
+                  QOE.session_date: recompute.frame(spark, QOE.session_date)}
+        _aggregate(spark, lake, gates, report, scope_of=scopes.get, only_changes=True)
+        return report
     todo = state.pending(spark, lake, JOB, lake.play_sessions)
     if todo is None:
         report.note = "play sessions unchanged"
         return report
 
-    play_sessions = delta_io.read_table(spark, lake.play_sessions)
     changed = None
     if not delta_io.is_empty(spark, lake.qoe_daily):
         changed = delta_io.changes_since(spark, lake.play_sessions, todo.mark.input_version, until=todo.version).persist()
+    try:
+        _aggregate(spark, lake, gates, report,
+                   scope_of=lambda grain: None if changed is None else _grain_of(changed, grain).distinct())
+    finally:
+        if changed is not None:
+            changed.unpersist()
+    state.write_mark(spark, lake, JOB, state.Mark(todo.version, todo.mark.watermark_ms), at=utc_now())
+    return report
+
+
+def _aggregate(spark: SparkSession, lake: Lake, gates: GateRun, report: StageReport, *,
+               scope_of: Callable[[str], DataFrame | None], only_changes: bool = False) -> None:
+    """Recompute the groups of each grain's scope (every group when None) from all of
+    their play sessions, gate both tables, then write them. `only_changes`: write
+    nothing to a table where no row differs (a recompute)."""
+    play_sessions = delta_io.read_table(spark, lake.play_sessions)
     grains: list[tuple[str, str, Callable[[DataFrame], DataFrame], str, str]] = [
         ("hourly", lake.qoe_hourly, QOE.hour, qoe_hourly, "hourly_groups"),
         ("daily", lake.qoe_daily, QOE.session_date, qoe_daily, "daily_groups"),
@@ -53,7 +76,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
     gated: list[DataFrame] = []
     try:
         for name, path, grain, aggregate, counter in grains:
-            scope = None if changed is None else _grain_of(changed, grain).distinct()
+            scope = scope_of(grain)
             sessions = play_sessions.select(*SESSION_COLUMNS).withColumn(grain, _grain_column(grain))
             if scope is not None:
                 sessions = sessions.join(scope, on=grain, how="left_semi")
@@ -78,15 +101,15 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
                                  run=gates):
             report.add_gate(outcome)
         for output in outputs:
-            delta_io.merge_rows(spark, output.path, output.fresh, keys=[output.grain, *QOE_DIMENSIONS],
-                                replace_scope=output.scope)
+            keys = [output.grain, *QOE_DIMENSIONS]
+            if only_changes and output.scope is not None:
+                report.counts[f"{output.name}_rows_changed"] = delta_io.replace_scope(
+                    spark, output.path, output.fresh, keys=keys, scope=output.scope)
+            else:
+                delta_io.merge_rows(spark, output.path, output.fresh, keys=keys, replace_scope=output.scope)
     finally:
         for frame in [*gated, *(frame for output in outputs for frame in (output.fresh, output.sessions))]:
             frame.unpersist()
-        if changed is not None:
-            changed.unpersist()
-    state.write_mark(spark, lake, JOB, state.Mark(todo.version, todo.mark.watermark_ms), at=utc_now())
-    return report
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ottlake.errors import ConfigError, OttlakeError
@@ -42,6 +43,55 @@ class Window:
         return cls(start, end)
 
 
+@dataclass(frozen=True)
+class DateRange:
+    """UTC session dates [first, last], both included: what `--recompute` rebuilds."""
+
+    first: date
+    last: date
+
+    @classmethod
+    def parse(cls, text: str | None) -> DateRange | None:
+        """`FROM/TO` in ISO dates, `2026-03-01/2026-03-07`; a single date is FROM/FROM."""
+        if not text:
+            return None
+        first_text, _, last_text = text.partition("/")
+        try:
+            first = date.fromisoformat(first_text.strip())
+            last = date.fromisoformat((last_text or first_text).strip())
+        except ValueError as exc:
+            raise ConfigError(f"recompute range {text!r}: {exc} (expected FROM/TO, e.g. 2026-03-01/2026-03-07)"
+                              ) from None
+        if last < first:
+            raise ConfigError(f"recompute range {text!r}: TO is before FROM")
+        return cls(first, last)
+
+    @property
+    def dates(self) -> list[date]:
+        return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
+
+    def frame(self, spark: Any, column: str) -> Any:
+        """The dates as a one-column frame named `column`."""
+        from pyspark.sql import functions as F
+
+        return spark.range(1).select(
+            F.explode(F.sequence(F.lit(self.first), F.lit(self.last))).alias(column))
+
+    def hours_frame(self, spark: Any, column: str) -> Any:
+        """Every UTC hour of the dates as a one-column frame of timestamps named
+        `column` (from epoch seconds: the same instants whatever the session's zone)."""
+        from datetime import UTC
+
+        from pyspark.sql import functions as F
+
+        first = int(datetime(self.first.year, self.first.month, self.first.day, tzinfo=UTC).timestamp())
+        hours = 24 * len(self.dates)
+        return spark.range(hours).select((F.lit(first) + F.col("id") * 3600).cast("timestamp").alias(column))
+
+    def __str__(self) -> str:
+        return f"{self.first.isoformat()}/{self.last.isoformat()}"
+
+
 def _naive_utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is None:
         return value
@@ -69,6 +119,8 @@ def job_arguments(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--lake", required=True, help="lake root: a folder or s3://bucket/prefix")
     parser.add_argument("--window", default=None, help="arrival hours START/END of the raw objects to take (UTC)")
+    parser.add_argument("--recompute", default=None,
+                        help="session dates FROM/TO (UTC) to rebuild from bronze; not for bronze itself")
     parser.add_argument("--mode", choices=("local", "emr"), default="local", help="where the SparkSession runs")
     return parser
 
@@ -83,15 +135,24 @@ def run_job(argv: Sequence[str] | None, description: str, job: Callable[..., Sta
     from quality.gate import GateRun, recorded
     from spark_jobs.spark import build_session
 
+    from spark_jobs import lake as lake_module
+    from spark_jobs.spark import hadoop_kind
+
     args = job_arguments(description).parse_args(list(argv) if argv is not None else None)
+    name = job.__module__.rsplit(".", 1)[-1]
     try:
         gates = GateRun.new(max_quarantine_share=Settings.load().quality_max_quarantine_share)
         lake = Lake.at(args.lake)
         window = Window.parse(args.window)
-        spark = build_session(args.mode, app_name=f"ottlake-{job.__module__.rsplit('.', 1)[-1]}")
+        dates = DateRange.parse(args.recompute)
+        options = {} if dates is None else {"recompute": dates}
+        if dates is not None and "recompute" not in inspect.signature(job).parameters:
+            raise ConfigError(f"--recompute: the {name} job does not recompute (it takes raw objects)")
+        spark = build_session(args.mode, app_name=f"ottlake-{name}")
+        lake_module.require(lake, hadoop_kind(spark))
         gates.prepare(lake)
         with recorded(spark, gates):
-            report = job(spark, lake, window=window, gates=gates)
+            report = job(spark, lake, window=window, gates=gates, **options)
     except OttlakeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

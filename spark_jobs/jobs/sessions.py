@@ -19,8 +19,9 @@ from quality.suites import PLAY_SESSIONS
 from schemas.contract import E
 from spark_jobs import delta_io, state
 from spark_jobs.columns import PLAY_SESSIONS_SCHEMA, PS
-from spark_jobs.jobs.common import StageReport, Window, distinct_values, run_job, utc_now
+from spark_jobs.jobs.common import DateRange, StageReport, Window, distinct_values, run_job, utc_now
 from spark_jobs.lake import Lake
+from spark_jobs.transforms.bronze import EVENT_DATE
 from spark_jobs.transforms.sessions import play_sessions
 
 JOB = "sessions"
@@ -34,10 +35,14 @@ def ensure(spark: SparkSession, lake: Lake) -> None:
                           partition_by=[PS.session_date], change_feed=True)
 
 
-def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun) -> StageReport:
-    """`window` is for the raw zone; this job takes whatever bronze changed."""
+def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun,
+        recompute: DateRange | None = None) -> StageReport:
+    """`window` is for the raw zone; this job takes whatever bronze changed, or, with
+    `recompute`, every session of those session dates."""
     ensure(spark, lake)
     report = StageReport(JOB)
+    if recompute is not None:
+        return _recompute(spark, lake, recompute, gates, report)
     todo = state.pending(spark, lake, JOB, lake.bronze)
     watermark_ms = state.read_mark(spark, lake, BRONZE_JOB).watermark_ms
     if todo is None or watermark_ms is None:
@@ -67,6 +72,34 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
     finally:
         fresh.unpersist()
     state.write_mark(spark, lake, JOB, state.Mark(todo.version, watermark_ms), at=utc_now())
+    return report
+
+
+def _recompute(spark: SparkSession, lake: Lake, dates: DateRange, gates: GateRun,
+               report: StageReport) -> StageReport:
+    """Every play session of `dates` from all of its events in bronze, replacing those
+    partitions (sessions no longer there are deleted); written only where a row
+    differs, so a second recompute commits nothing. The job's mark stays: the next
+    run still takes what bronze changed since."""
+    watermark_ms = state.read_mark(spark, lake, BRONZE_JOB).watermark_ms
+    if watermark_ms is None:
+        report.note = "no valid events yet"
+        return report
+    bronze = delta_io.read_table(spark, lake.bronze)
+    # A session of date D has its first event on D (session_date is its start's date):
+    # its id is among the events of those dates; its later events may be on any date.
+    ids = bronze.where(F.col(EVENT_DATE).between(dates.first, dates.last)).select(E.play_session_id).distinct()
+    events = bronze.join(ids, on=E.play_session_id, how="left_semi")
+    in_range = F.col(PS.session_date).between(dates.first, dates.last)
+    fresh = play_sessions(events, watermark_ms=watermark_ms, gap=GAP).where(in_range).persist()
+    try:
+        report.counts["play_sessions_recomputed"] = fresh.count()
+        report.add_gate(check(lake, suite=PLAY_SESSIONS.name, frame=fresh, run=gates))
+        report.counts["play_sessions_changed"] = delta_io.replace_scope(
+            spark, lake.play_sessions, fresh, keys=[PS.play_session_id], scope=dates.frame(spark, PS.session_date),
+            prune={PS.session_date: dates.dates})
+    finally:
+        fresh.unpersist()
     return report
 
 

@@ -201,13 +201,11 @@ def outputs(watermark_ms: int, gap_ms: int) -> list[Column]:
     closed = acc["closed_at"].isNotNull()
     is_final = closed | ((F.lit(watermark_ms) - F.unix_millis(acc["end_time"])) > gap_ms)
     startup_time = F.when(acc["first_frame"] & acc["requested_before_frame"], acc["startup_ms"])
-    # qoe-metrics.md section 2 writes watch time as "`startup` + `play` + `ad` +
-    # `rebuffer` + `seek` time": read as the sum of those columns, startup_time_ms
-    # counting 0 when it is null, so that the identity holds row by row. (Time in
-    # starting of a session that never showed a frame is therefore not watch time.)
-    watch_time = (
-        F.coalesce(startup_time, F.lit(0)) + acc["play_ms"] + acc["ad_ms"] + acc["rebuffer_ms"] + acc["seek_ms"]
-    )
+    # qoe-metrics.md section 2 (clarified 2026-12-07): watch time is the time in
+    # `starting` + play + ad + rebuffer + seek time, the time in `starting` counting
+    # whether or not a first frame came (the fold's startup_ms is that time; the
+    # startup_time_ms column shows it only for a start after a play_request).
+    watch_time = acc["startup_ms"] + acc["play_ms"] + acc["ad_ms"] + acc["rebuffer_ms"] + acc["seek_ms"]
     # Section 2 ties "session final" only to exit_before_start and no_attempt: a
     # first frame is `started` and a fatal error before it `start_failure` as soon
     # as they happen (a fatal error closes the session anyway).

@@ -230,3 +230,9 @@ def test_lines_the_tally_does_not_account_for_publish_nothing(tmp_path, spark, c
     assert err.startswith("error: bronze wrote ") and err.strip().endswith("nothing published")
     assert table(spark, Lake.at(tmp_path).bronze).count() == 0
     assert not list((tmp_path / "bronze").rglob("*.parquet"))
+
+
+def test_a_lake_with_nothing_new_is_a_success(tmp_path, spark, capsys) -> None:
+    (tmp_path / "raw" / "player_events").mkdir(parents=True)
+    out = batch(tmp_path, capsys)
+    assert f"nothing new in {tmp_path}/raw/player_events" in out

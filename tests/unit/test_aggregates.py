@@ -188,3 +188,30 @@ def test_daily_merges_the_hours_with_the_same_logic(play_sessions):
 def test_output_schemas(play_sessions):
     for frame, schema in ((qoe_hourly(play_sessions), QOE_HOURLY_SCHEMA), (qoe_daily(play_sessions), QOE_DAILY_SCHEMA)):
         assert [(f.name, f.dataType) for f in frame.schema] == [(f.name, f.dataType) for f in schema]
+
+
+def test_watch_time_of_sessions_that_never_started_is_summed(spark):
+    """§2 (clarified 2026-12-07) into §4: folded from events, a viewer who waited 13 s
+    and left, a start failure after 7 s and a 4 s start with 6 s of play (1 s of it
+    rebuffering) sum to 13 + 7 + 10 s of watch time in their hour and their day, and
+    the rates that divide by watch time divide by all of it."""
+    from spark_jobs.transforms.sessions import play_sessions
+    from tests.fixtures_spark import DAY_MS, SessionCases, events_frame
+
+    cases = SessionCases()
+    fatal = {"error_fatal": True, "error_message": "stopped", "error_code": "E_DRM"}
+    cases.add("left", [(0, "play_request"), (13_000, "view_end")], viewer_id="a")
+    cases.add("failed", [(1000, "play_request"), (8000, "error", fatal)], viewer_id="b")
+    cases.add(
+        "started",
+        [(2000, "play_request"), (6000, "playing"), (8000, "buffer_start"), (9000, "buffer_end"),
+         (12_000, "view_end")],
+        viewer_id="c",
+    )
+    sessions = play_sessions(events_frame(spark, cases.rows), watermark_ms=ORIGIN_MS + DAY_MS)
+    expected = {"watch_time_ms": 30_000, "play_time_ms": 5000, "rebuffer_time_ms": 1000, "attempts": 3}
+    for frame in (qoe_hourly(sessions), qoe_daily(sessions)):
+        (row,) = frame.collect()
+        assert {name: row[name] for name in expected} == expected
+        assert row["rebuffer_ratio"] == pytest.approx(1000 / 30_000)
+        assert row["rebuffers_per_minute"] == pytest.approx(1 / 0.5)

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from schemas.contract import EVENT_FIELDS, LIMITS, E
+from schemas.contract import EVENT_FIELDS, LIMITS, REQUIRED_FIELDS, E
 from schemas.validate import Reason, Violation, check_line, validate_event
 
 ORIGIN_MS = 1_772_366_400_000  # 2026-03-01T12:00:00Z
@@ -91,6 +91,7 @@ def V(*pairs: tuple[str, Reason]) -> set[tuple[str, str]]:
 
 R = Reason
 WHOLE = ""
+OPTIONAL_FIELDS = tuple(name for name in EVENT_FIELDS if name not in REQUIRED_FIELDS)
 VECTORS: list[tuple[str, str, set[tuple[str, str]]]] = [
     # valid
     ("minimal", line(), set()),
@@ -144,13 +145,23 @@ VECTORS: list[tuple[str, str, set[tuple[str, str]]]] = [
     ),
     ("ad_break_start_without_break_id", line(event_type="ad_break_start"), V((E.ad_break_id, R.missing_field))),
     ("ad_end_without_ad_id", line(event_type="ad_end", ad_break_id="b"), V((E.ad_id, R.missing_field))),
-    ("error_with_null_code", line(**{**ERROR, E.error_code: None}), V((E.error_code, R.wrong_type))),
+    # player-events.md, Envelope (clarified 2026-12-07): a null is read as absent, so a
+    # required field that is null is missing and an optional one is simply not there.
+    ("error_with_null_code", line(**{**ERROR, E.error_code: None}), V((E.error_code, R.missing_field))),
+    ("error_with_null_fatal", line(**{**ERROR, E.error_fatal: None}), V((E.error_fatal, R.missing_field))),
+    ("ad_start_with_null_ids", line(event_type="ad_start", ad_id=None, ad_break_id=None),
+     V((E.ad_id, R.missing_field), (E.ad_break_id, R.missing_field))),
+    *((f"required_{name}_null", line(**{name: None}), V((name, R.missing_field))) for name in REQUIRED_FIELDS),
+    *((f"optional_{name}_null", line(**{name: None}), set()) for name in OPTIONAL_FIELDS),
+    ("every_optional_field_null", line(**dict.fromkeys(OPTIONAL_FIELDS)), set()),
+    ("a_value_then_null_is_absent", line()[:-1] + ',"cdn":"akamai","cdn":null}', set()),
+    ("null_then_a_value", line()[:-1] + ',"cdn":null,"cdn":"akamai"}', set()),
+    ("required_value_then_null", line()[:-1] + ',"seq":null}', V((E.seq, R.missing_field))),
     # types
     ("int_as_string", line(event_ts="12"), V((E.event_ts, R.wrong_type))),
     ("int_as_whole_float", line(seq=1.0), V((E.seq, R.wrong_type))),
     ("int_as_float", line(seq=1.5), V((E.seq, R.wrong_type))),
     ("int_as_bool", line(seq=True), V((E.seq, R.wrong_type))),
-    ("int_as_null", line(bitrate_kbps=None), V((E.bitrate_kbps, R.wrong_type))),
     (
         "negative_float_in_int",
         line(bitrate_kbps=-1.5),
@@ -163,10 +174,8 @@ VECTORS: list[tuple[str, str, set[tuple[str, str]]]] = [
     ("string_as_object", line(cdn={"a": 1}), V((E.cdn, R.wrong_type))),
     ("string_as_empty_object", line(cdn={}), V((E.cdn, R.wrong_type))),
     ("string_as_array", line(cdn=["x"]), V((E.cdn, R.wrong_type))),
-    ("string_as_null", line(cdn=None), V((E.cdn, R.wrong_type))),
     ("bool_as_string", line(**{**ERROR, E.error_fatal: "yes"}), V((E.error_fatal, R.wrong_type))),
     ("custom_as_string", line(custom="a=b"), V((E.custom, R.wrong_type))),
-    ("custom_as_null", line(custom=None), V((E.custom, R.wrong_type))),
     ("custom_as_array", line(custom=[]), V((E.custom, R.wrong_type))),
     ("custom_value_number", line(custom={"k": 1, "ok": "v"}), V(("custom.k", R.wrong_type))),
     ("custom_value_null", line(custom={"k": None}), V(("custom.k", R.wrong_type))),
@@ -205,11 +214,6 @@ VECTORS: list[tuple[str, str, set[tuple[str, str]]]] = [
     ("escaped_const", line(**FULL).replace('"technical"', '"t\\u0065chnical"'), set()),
     ("enum_value_with_a_raw_del", line(content_type="vod\x7f"), V((E.content_type, R.invalid_value))),
     ("enum_value_with_an_escaped_tab", line(content_type="vod\t"), V((E.content_type, R.invalid_value))),
-    (
-        "content_type_null",
-        line(content_type=None),
-        V((E.content_type, R.wrong_type), (E.content_type, R.invalid_value)),
-    ),
     ("device_type_watch", line(device_type="watch"), V((E.device_type, R.invalid_value))),
     ("error_category_other", line(error_category="other"), V((E.error_category, R.invalid_value))),
     ("empty_viewer_id", line(viewer_id=""), V((E.viewer_id, R.empty_string))),
@@ -466,6 +470,19 @@ def test_fields_in_any_order_give_the_same_row(spark) -> None:
         assert {name: row[name] for name in EVENT_FIELDS} == expected, text
 
 
+def test_optional_fields_that_are_null_land_as_null(spark) -> None:
+    """player-events.md, Envelope: a live session's events with every optional field
+    null are valid, and bronze's typed columns hold null for each (received_ts, set
+    by ingest, is filled from the raw object's time as when it is absent)."""
+    nulls = line(**dict.fromkeys(OPTIONAL_FIELDS), content_type="live")
+    (row,) = checked_rows(spark, [nulls], *EVENT_FIELDS, "violations")
+    assert row.violations == []
+    assert {name: row[name] for name in OPTIONAL_FIELDS} == {
+        **dict.fromkeys(OPTIONAL_FIELDS), E.received_ts: OBJECT_TS_MS}
+    assert {name: row[name] for name in REQUIRED_FIELDS} == {
+        name: "live" if name == E.content_type else BASE[name] for name in REQUIRED_FIELDS}
+
+
 def test_a_schema_keyword_without_a_rule_is_refused(spark) -> None:
     from ottlake.errors import JobError
     from schemas.contract import event_schema
@@ -478,6 +495,15 @@ def test_a_schema_keyword_without_a_rule_is_refused(spark) -> None:
     schema = json.loads(json.dumps(event_schema()))
     schema["properties"][E.seq]["type"] = "number"
     with pytest.raises(JobError, match=r"seq: JSON type 'number' has no rule"):
+        checks.register(spark, schema=schema)
+    # EventCheck reads a null as absent: only the optional fields may admit it.
+    schema = json.loads(json.dumps(event_schema()))
+    schema["properties"][E.seq]["type"] = ["integer", "null"]
+    with pytest.raises(JobError, match=r"seq is required and its type admits null"):
+        checks.register(spark, schema=schema)
+    schema = json.loads(json.dumps(event_schema()))
+    schema["properties"][E.cdn]["type"] = "string"
+    with pytest.raises(JobError, match=r"cdn is optional and its type does not admit null"):
         checks.register(spark, schema=schema)
 
 

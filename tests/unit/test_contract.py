@@ -217,3 +217,52 @@ def test_schema_agrees_with_the_spec_page() -> None:
                                                                   "video_height", "error_fatal", "playhead_ms",
                                                                   "buffer_ms"}
     assert spec_types == set(EVENT_TYPES)
+
+
+# --- null (player-events.md, Envelope, clarified 2026-12-07) ---------------------------
+
+OPTIONAL_FIELDS = [name for name in EVENT_FIELDS if name not in REQUIRED_FIELDS]
+
+
+def _with_nulls(**fields: object) -> dict:
+    return {**base_event(), **fields}  # base_event drops Nones: set them after it
+
+
+@pytest.mark.parametrize("name", OPTIONAL_FIELDS)
+def test_an_optional_field_that_is_null_is_absent(name: str) -> None:
+    assert validate_event(_with_nulls(**{name: None})) == []
+    event, violations = check_line(orjson.dumps(_with_nulls(**{name: None})))
+    assert violations == [] and event == base_event()  # its readers see it absent
+
+
+@pytest.mark.parametrize("name", REQUIRED_FIELDS)
+def test_a_required_field_that_is_null_is_missing(name: str) -> None:
+    assert reasons(_with_nulls(**{name: None})) == {(name, "missing_field")}
+
+
+def test_fields_required_by_the_event_type_that_are_null_are_missing() -> None:
+    error = _with_nulls(event_type="error", error_code=None, error_message="m", error_fatal=None)
+    assert reasons(error) == {("error_code", "missing_field"), ("error_fatal", "missing_field")}
+    ad = _with_nulls(event_type="ad_start", ad_id=None, ad_break_id="b")
+    assert reasons(ad) == {("ad_id", "missing_field")}
+
+
+def test_the_json_schema_alone_says_the_same_of_nulls() -> None:
+    """A third party validating with the schema file and any Draft 2020-12 validator
+    (no ottlake code) accepts and rejects the same null events."""
+    from jsonschema import Draft202012Validator
+
+    from schemas import event_schema
+
+    plain = Draft202012Validator(event_schema())
+    assert plain.is_valid(_with_nulls(**dict.fromkeys(OPTIONAL_FIELDS)))
+    for name in REQUIRED_FIELDS:
+        assert not plain.is_valid(_with_nulls(**{name: None})), name
+    for name in ("error_code", "error_message", "error_fatal"):
+        error = _with_nulls(event_type="error", error_code="E", error_message="m", error_fatal=True)
+        assert plain.is_valid(error)
+        assert not plain.is_valid({**error, name: None}), name
+    for name in ("ad_id", "ad_break_id"):
+        ad = _with_nulls(event_type="ad_end", ad_id="a", ad_break_id="b")
+        assert plain.is_valid(ad)
+        assert not plain.is_valid({**ad, name: None}), name

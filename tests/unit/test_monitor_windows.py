@@ -45,7 +45,7 @@ def test_worked_example_summed_over_windows_matches_section_5() -> None:
     rows = run(worked_example())
     total = merge_rows(row for (series, _), row in rows.items() if series == "all")
     assert total is not None
-    assert total.startup_time_ms == 2000
+    assert total.starting_time_ms == 2000
     assert total.play_time_ms == 45100
     assert total.rebuffer_time_ms == 1500 and total.rebuffer_count == 1
     assert total.watch_time_ms == 48600
@@ -61,7 +61,7 @@ def test_time_is_split_at_the_window_boundary() -> None:
     # 33 s .. 50 s and 51.5 s .. 60 s at 3000 kbps, and its one stall; minute 1 the rest.
     rows = run(worked_example())
     first, second = rows[("all", 0)], rows[("all", 1)]
-    assert first.startup_time_ms == 2000  # 31 s .. 33 s
+    assert first.starting_time_ms == 2000  # 31 s .. 33 s
     assert first.play_time_ms == 17000 + 8500
     assert first.played_kbit_ms == 3000 * 25500
     assert second.play_time_ms == 45100 - 25500
@@ -77,7 +77,7 @@ def test_series_per_dimension_and_all() -> None:
     assert rows[("all", 0)].active_sessions == 2
     assert rows[("cdn#cdn-a", 0)].active_sessions == 1
     # §2: a dimension is its first non-null value: s2 stays on cdn-b though later events say cdn-a.
-    assert rows[("cdn#cdn-b", 0)].starts == 1 and rows[("device_type#mobile", 0)].startup_time_ms == 500
+    assert rows[("cdn#cdn-b", 0)].starts == 1 and rows[("device_type#mobile", 0)].starting_time_ms == 500
     assert rows[("content_id#title-1", 0)].starts == 2
 
 
@@ -96,8 +96,13 @@ def test_start_failure_exit_before_start_and_playback_failure() -> None:
     assert row.attempts == 4
     assert row.start_failure_rate == 0.25 and row.exit_before_start_rate == 0.25
     assert row.playback_failure_rate == 0.5
-    # Startup of sessions without a first frame is not watch time (§2); b plays 700..9000.
-    assert row.startup_time_ms == 600 + 300 and row.play_time_ms == 8300
+    # §2 (clarified 2026-12-07): time in starting is watch time with or without a first
+    # frame: f waits 100..5000, x 100..4000, b 100..700, w 0..300; b plays 700..9000.
+    assert row.starting_time_ms == 4900 + 3900 + 600 + 300 and row.play_time_ms == 8300
+    assert row.watch_time_ms == 4900 + 3900 + 600 + 300 + 8300
+    # The startup samples are those of the two started sessions alone: 600 (b), 300 (w).
+    assert sum(row.startup_sketch.values()) == 2
+    assert row.startup_time_p50_ms == pytest.approx(300, rel=0.01)  # numpy's 'lower' of the two
     assert row.active_sessions == 5
 
 
@@ -110,7 +115,7 @@ def test_ad_seek_pause_and_startup_buffering() -> None:
               ev("a", 10, 9000, "pause"), ev("a", 11, 20000, "seek_start"), ev("a", 12, 20100, "seek_end"),
               ev("a", 13, 25000, "play_request"), ev("a", 14, 25300, "playing"), ev("a", 15, 26000, "view_end")]
     row = run(events)[("all", 0)]
-    assert row.startup_time_ms == 1000
+    assert row.starting_time_ms == 1000
     assert row.ad_time_ms == 5000  # 2 s .. 7 s, its buffering included
     assert row.rebuffer_time_ms == 0 and row.rebuffer_count == 0
     assert row.seek_time_ms == 500 + 100  # from playing until `playing`; from paused until seek_end
@@ -134,7 +139,7 @@ def test_out_of_order_arrival_is_reordered_and_duplicates_dropped() -> None:
     for event in shuffled:
         monitor.add(event, event["event_ts"])
     total = merge_rows(r for r in monitor.close_all() if r.series == "all")
-    assert total is not None and total.watch_time_ms == 48600 and total.startup_time_ms == 2000
+    assert total is not None and total.watch_time_ms == 48600 and total.starting_time_ms == 2000
     assert monitor.counters.duplicates == 1 and monitor.counters.out_of_order == 0
 
 
@@ -148,7 +153,7 @@ def test_late_events_are_counted_and_dropped_and_windows_close_by_watermark() ->
     monitor.add(beat, beat["event_ts"])
     closed = monitor.advance()  # release mark 66 s, close mark 61 s: minute 0 closes
     assert [(r.series, r.window_start_ms) for r in closed][0] == ("all", T0)
-    assert closed[0].starts == 1 and closed[0].startup_time_ms == 1000
+    assert closed[0].starts == 1 and closed[0].starting_time_ms == 1000
     assert closed[0].play_time_ms == 18_000  # 2 s .. 20 s; the heartbeat at 76 s is still held
     stale = ev("other", 0, 50_000, "view_start")
     assert monitor.add(stale, stale["event_ts"]) is False  # older than 76 s - 10 s

@@ -140,6 +140,8 @@ CLEAN_SESSIONS = [
      "pause_time_ms": 10_400, "watch_time_ms": 48_600, "rebuffer_ratio": 1500 / 48_600, "event_count": 13,
      "percent_complete": 1.0},
     {"start_outcome": "exit_before_start", "event_count": 2},
+    # §2 (clarified 2026-12-07): 13 s in starting with no first frame is watch time
+    {"start_outcome": "exit_before_start", "event_count": 2, "watch_time_ms": 13_000, "rebuffer_ratio": 0.0},
 ]
 
 
@@ -153,7 +155,7 @@ def test_play_sessions_gate_stops_duplicate_session_rows(spark, lake, gates) -> 
     sessions = play_sessions_frame(spark, CLEAN_SESSIONS)
     message = failure(spark, lake, gates, "play_sessions", sessions.unionByName(sessions))
     assert message == ("quality gate play_sessions failed: expect_column_values_to_be_unique(play_session_id): "
-                       "4 unexpected; stage sessions not published")
+                       f"{2 * len(CLEAN_SESSIONS)} unexpected; stage sessions not published")
 
 
 def test_play_sessions_gate_stops_a_negative_duration(spark, lake, gates) -> None:
@@ -164,13 +166,15 @@ def test_play_sessions_gate_stops_a_negative_duration(spark, lake, gates) -> Non
 
 
 def test_play_sessions_gate_checks_the_sum_of_parts_and_the_startup_rule(spark, lake, gates) -> None:
-    broken = [{**CLEAN_SESSIONS[0], "watch_time_ms": 48_601},
-              {**CLEAN_SESSIONS[1], "startup_time_ms": 0}]  # no first frame, yet a startup time
+    broken = [{**CLEAN_SESSIONS[0], "watch_time_ms": 48_601},  # started: 1 ms more than startup + parts
+              {**CLEAN_SESSIONS[1], "startup_time_ms": 0},  # no first frame, yet a startup time
+              {**CLEAN_SESSIONS[2], "play_time_ms": 13_001}]  # watch time short of its parts
     failure(spark, lake, gates, "play_sessions", play_sessions_frame(spark, broken))
     rows = latest_by_expectation(lake, "play_sessions")
     failed = {name: row["unexpected_count"] for name, row in rows.items() if not row["success"]}
     assert failed == {
-        "expect_column_values_to_be_between(watch_time_minus_parts_ms)": 1,
+        "expect_column_values_to_be_between(started_time_in_starting_minus_startup_ms)": 1,
+        "expect_column_values_to_be_between(watch_time_minus_play_ad_rebuffer_seek_ms)": 1,
         "expect_column_values_to_be_null(startup_time_without_first_frame_ms)": 1,
     }
 
@@ -272,7 +276,7 @@ def test_every_gate_run_is_recorded_and_rendered_once_per_run(spark, lake, gates
     assert gates.recording_seconds > 0
     sessions_rows = [row for row in rows if row["suite"] == "play_sessions"]
     assert len(sessions_rows) == len(outcome.expectations)
-    assert all(row["stage"] == "sessions" and row["rows"] == 2 and row["gate_seconds"] > 0 for row in sessions_rows)
+    assert all(row["stage"] == "sessions" and row["rows"] == len(CLEAN_SESSIONS) and row["gate_seconds"] > 0 for row in sessions_rows)
     index = lake.quality_docs + "/index.html"
     with open(index, encoding="utf-8") as page:
         assert "play_sessions" in page.read()

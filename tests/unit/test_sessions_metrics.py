@@ -185,9 +185,76 @@ def test_startup_time_is_null_without_a_first_frame_or_a_play_request_before_it(
 
 
 def test_watch_time_is_the_sum_of_its_parts_and_excludes_pause(folded):
+    parts = ("play_time_ms", "ad_time_ms", "rebuffer_time_ms", "seek_time_ms")
     for session in folded.values():
-        parts = ("play_time_ms", "ad_time_ms", "rebuffer_time_ms", "seek_time_ms")
-        assert session["watch_time_ms"] == (session["startup_time_ms"] or 0) + sum(session[p] for p in parts)
+        rest = session["watch_time_ms"] - sum(session[p] for p in parts)
+        if session["start_outcome"] == "started":  # all its time in starting is its startup
+            assert rest == (session["startup_time_ms"] or 0), session["play_session_id"]
+        else:  # time in starting with no first frame: watch time, no startup_time_ms
+            assert rest >= 0 and session["startup_time_ms"] is None, session["play_session_id"]
+
+
+# --- watch time of a session that never started (§2, clarified 2026-12-07) ---------------
+# The time in `starting` is watch time whether or not a first frame comes; only
+# startup_time_ms waits for one. Each case: (watch_time_ms, rebuffer_ratio, outcome), by hand.
+
+NEVER_STARTED = {
+    CASES.add(
+        "waited_13_s_and_left",  # view_end closes it; startup buffering is not rebuffering
+        [(0, "view_start"), (1000, "play_request"), (1500, "buffer_start"), (14000, "view_end")],
+        origin_ms=NEAR,
+    ): (13000, 0.0, "exit_before_start"),
+    CASES.add(
+        "waited_then_went_silent",  # final by the 30-minute rule (a day before the watermark)
+        [(0, "view_start"), (500, "play_request"), (800, "buffer_start"), (10500, "heartbeat")],
+    ): (10000, 0.0, "exit_before_start"),
+    CASES.add(
+        "start_failure_after_7_s",
+        [(0, "play_request"), (200, "buffer_start"), (7000, "error", {**FATAL, "error_code": "E_MANIFEST"})],
+    ): (7000, 0.0, "start_failure"),
+    CASES.add(
+        "still_starting",  # not final: its watch time so far
+        [(0, "view_start"), (1000, "play_request"), (6000, "heartbeat")],
+        origin_ms=NEAR,
+    ): (5000, 0.0, "in_progress"),
+    CASES.add(
+        "paused_while_starting_then_left",  # 0..2000 and 5000..8000 starting; 2000..5000 paused
+        [(0, "play_request"), (2000, "pause"), (5000, "play_request"), (8000, "view_end")],
+    ): (5000, 0.0, "exit_before_start"),
+}
+SEEK_DURING_STARTUP = CASES.add(
+    "seek_during_startup",
+    [
+        (0, "play_request"),
+        (1000, "seek_start"),  # while starting: still startup (§1), not a seek
+        (1500, "seek_end"),
+        (2500, "playing", {"bitrate_kbps": 2000}),
+        (4500, "buffer_start"),
+        (5500, "buffer_end"),
+        (10500, "view_end"),
+    ],
+)
+
+
+@pytest.mark.parametrize("case", list(NEVER_STARTED))
+def test_time_in_starting_without_a_first_frame_is_watch_time(folded, case):
+    session = folded[case]
+    assert (session["watch_time_ms"], session["rebuffer_ratio"], session["start_outcome"]) == NEVER_STARTED[case]
+    assert session["startup_time_ms"] is None
+
+
+def test_never_started_times_in_detail(folded):
+    paused = folded["paused_while_starting_then_left"]
+    assert (paused["pause_time_ms"], paused["play_time_ms"], paused["seek_time_ms"]) == (3000, 0, 0)
+    assert folded["waited_13_s_and_left"]["is_final"] is True and folded["still_starting"]["is_final"] is False
+
+
+def test_a_seek_during_startup_is_startup_and_watch_time(folded):
+    session = folded[SEEK_DURING_STARTUP]
+    assert spent(session) == {"starting": 2500, "playing": 2000 + 5000, "rebuffering": 1000}
+    assert (session["seek_time_ms"], session["seek_count"]) == (0, 0)
+    assert session["watch_time_ms"] == 2500 + 7000 + 1000 == 10500
+    assert session["rebuffer_ratio"] == pytest.approx(1000 / 10500)
 
 
 def test_rebuffer_ratio_is_null_when_watch_time_is_0(folded):
@@ -342,7 +409,7 @@ def test_session_date_is_the_utc_date_of_start_time(spark):
 def test_output_has_the_play_sessions_schema(spark):
     frame = play_sessions(events_frame(spark, CASES.rows[:3]), watermark_ms=WATERMARK)
     assert [(f.name, f.dataType) for f in frame.schema] == [(f.name, f.dataType) for f in PLAY_SESSIONS_SCHEMA]
-    assert frame.schema["watch_time_ms"].metadata["comment"].startswith("startup + play")
+    assert frame.schema["watch_time_ms"].metadata["comment"].startswith("time in starting (with or without a first frame) + play")
 
 
 def test_one_row_per_play_session_and_one_shuffle(spark, folded):

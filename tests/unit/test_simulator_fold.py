@@ -148,10 +148,9 @@ def fold_session(
         outcome = "no_attempt"
     else:
         outcome = "in_progress"
-    # watch time: startup + play + ad + rebuffer + seek (§2): the sum of those columns,
-    # a null startup_time_ms counting 0 (a session that never showed a frame has none).
-    startup_ms = (startup or 0) if first_frame else 0
-    watch = startup_ms + time["play"] + time["ad"] + time["rebuffering"] + time["seeking"]
+    # watch time: time in starting + play + ad + rebuffer + seek (§2, clarified
+    # 2026-12-07: the time in starting counts whether or not a first frame came).
+    watch = time["starting"] + time["play"] + time["ad"] + time["rebuffering"] + time["seeking"]
     duration = first_event.get("content_duration_ms")
     return {
         "startup_time_ms": startup if first_frame else None,

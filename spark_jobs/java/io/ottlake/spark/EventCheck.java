@@ -51,6 +51,9 @@ import org.apache.spark.unsafe.types.UTF8String;
  *       value), else malformed_json alone; a value that is not an object gives
  *       not_an_object alone;
  *   <li>a key given twice counts once, with its last value (Python's dict);
+ *   <li>a contract field that is JSON null is absent (player-events.md, Envelope): each
+ *       optional field's schema type admits null, each required one's does not
+ *       (checked when the schema is walked), so a null required field is missing_field;
  *   <li>integer: a JSON integer that fits a long (1.0 and true are not integers);
  *       minimum and const compare any number by value (-1.5 is below 0, 1.0 equals 1);
  *   <li>lengths are counted in code points; a pattern is searched (Python's
@@ -359,7 +362,12 @@ public final class EventCheck implements KernelExpression.Kernel {
           previous = field;
           expected = field == null ? null : field.next;
           token = parser.nextToken();
-          if (field != null) {
+          if (field != null && token == JsonToken.VALUE_NULL) {
+            // player-events.md, Envelope (clarified 2026-12-07): a field that is null is
+            // read as absent (the last value of a repeated key wins, as elsewhere); a
+            // required one is then missing_field, as schemas.validate.without_nulls reads it.
+            values[field.index] = null;
+          } else if (field != null) {
             Value value = values[field.index];
             if (value == null) {
               value = values[field.index] = new Value();
@@ -990,6 +998,7 @@ public final class EventCheck implements KernelExpression.Kernel {
         "additionalProperties");
 
     private final JsonNode schema;
+    private final Map<String, Boolean> nullables = new HashMap<>();
     private final JsonNode keywordReasons;
     private final JsonNode fieldReasons;
     private final JsonNode reasons;
@@ -1040,6 +1049,7 @@ public final class EventCheck implements KernelExpression.Kernel {
       for (Iterator<Map.Entry<String, JsonNode>> it = properties.fields(); it.hasNext(); index++) {
         Map.Entry<String, JsonNode> property = it.next();
         Field field = new Field(property.getKey(), index, typeOf(property.getKey(), property.getValue()));
+        nullables.put(field.name, admitsNull(property.getValue()));
         contract.fields[index] = field;
         contract.byName.put(field.name, field);
         if (field.type == OBJECT) {
@@ -1065,6 +1075,16 @@ public final class EventCheck implements KernelExpression.Kernel {
       }
       for (JsonNode name : need(schema, "required")) {
         contract.required.add(field(contract, name.asText()));
+      }
+      // A null is read as absent (Contract.check): that agrees with the schema only when
+      // exactly the optional fields admit null.
+      for (Field field : contract.fields) {
+        boolean required = contract.required.contains(field);
+        if (nullables.get(field.name) == required) {
+          throw new IllegalArgumentException(field.name + (required
+              ? " is required and its type admits null: EventCheck reads a null as absent"
+              : " is optional and its type does not admit null: EventCheck reads a null as absent"));
+        }
       }
       for (JsonNode branch : schema.path("allOf")) {
         contract.conditionals.add(conditional(contract, branch));
@@ -1110,8 +1130,26 @@ public final class EventCheck implements KernelExpression.Kernel {
       return field;
     }
 
+    /** Whether a property's type is a list that admits null (["string", "null"]). */
+    private static boolean admitsNull(JsonNode spec) {
+      for (JsonNode kind : spec.path("type")) {
+        if ("null".equals(kind.asText())) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    /** The property's JSON type, less "null" (a null is read as absent, never typed). */
     private static int typeOf(String name, JsonNode spec) {
-      String type = spec.path("type").asText();
+      JsonNode declared = spec.path("type");
+      String type = declared.asText();
+      if (declared.isArray()) {
+        List<String> kinds = new ArrayList<>();
+        declared.forEach(kind -> kinds.add(kind.asText()));
+        kinds.remove("null");
+        type = kinds.size() == 1 ? kinds.get(0) : kinds.toString();
+      }
       switch (type) {
         case "string": return STRING;
         case "integer": return INTEGER;
@@ -1133,6 +1171,9 @@ public final class EventCheck implements KernelExpression.Kernel {
         case "enum": {
           List<byte[]> options = new ArrayList<>();
           for (JsonNode option : argument) {
+            if (option.isNull()) {
+              continue; // an optional field's null: read as absent before any rule
+            }
             if (!option.isTextual()) {
               throw new IllegalArgumentException(where + " has no rule in EventCheck (strings only)");
             }
@@ -1209,7 +1250,8 @@ public final class EventCheck implements KernelExpression.Kernel {
       Set<String> thenKeys = new HashSet<>();
       then.fieldNames().forEachRemaining(thenKeys::add);
       if (!keys.isEmpty() || !conditionKeys.equals(Set.of("properties", "required"))
-          || !thenKeys.equals(Set.of("required"))) {
+          || !(thenKeys.equals(Set.of("required")) || thenKeys.equals(Set.of("required", "properties")))
+          || !notNullOnly(then)) {
         throw new IllegalArgumentException("allOf branch has no rule in EventCheck: " + branch);
       }
       Conditional out = new Conditional();
@@ -1235,6 +1277,26 @@ public final class EventCheck implements KernelExpression.Kernel {
         out.thenRequired.add(field(contract, name.asText()));
       }
       return out;
+    }
+
+    /**
+     * A `then` whose properties (if any) are each {"not": {"type": "null"}} on a field it
+     * requires: that restates "required, and not null", which a required field read with
+     * null as absent already is.
+     */
+    private static boolean notNullOnly(JsonNode then) {
+      Set<String> required = new HashSet<>();
+      then.path("required").forEach(name -> required.add(name.asText()));
+      for (Iterator<Map.Entry<String, JsonNode>> it = then.path("properties").fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> property = it.next();
+        JsonNode spec = property.getValue();
+        boolean notNull = spec.size() == 1 && spec.path("not").size() == 1
+            && "null".equals(spec.path("not").path("type").asText());
+        if (!notNull || !required.contains(property.getKey())) {
+          return false;
+        }
+      }
+      return true;
     }
 
     /** custom's own keywords: maxProperties, propertyNames {maxLength}, additionalProperties {type string, maxLength}. */
