@@ -30,6 +30,7 @@ demo: install
 	$(VENV)/bin/ottlake demo
 
 test: install
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest tests
 
 test-fast: install

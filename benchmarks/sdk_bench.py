@@ -231,7 +231,7 @@ def _stream(options: BenchOptions) -> Iterator[tuple[Any, Callable[[], str], str
             _delete_streams(client, made)
         return
 
-    from ottlake import infra, stack
+    from ottlake.services import infra, stack
 
     with tempfile.TemporaryDirectory(prefix="ottlake-bench-") as state_dir:
         settings = Settings.load(aws_endpoint="embedded", embedded_port=_free_port(), state_dir=Path(state_dir))

@@ -1,47 +1,20 @@
-"""The raw zone's objects: Firehose's default key layout, gzip NDJSON, local or S3.
+"""The raw zone's stores, local or S3, and the stamping of a stream record's lines.
 
-Firehose names an object `<prefix>YYYY/MM/DD/HH/<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>`
-by its arrival time (UTC) and appends `.gz` when it compresses. Everything that
-writes the raw zone (the lake-sink consumer, the simulator's direct landing)
-names and writes objects here, so bronze sees one layout whoever wrote it.
+The key format and the objects' encoding (Firehose's default layout, gzip NDJSON)
+are the lake layout's (schemas.layout): the lake sink and the simulator's direct
+landing name and encode objects there, so bronze sees one layout whoever wrote it.
 """
 
 from __future__ import annotations
 
-import gzip
 import os
 import tempfile
-import uuid
-from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
-RAW_PREFIX = "raw/player_events/"
-# Firehose's key carries the delivery stream's version; ours is fixed.
-_VERSION = 1
-# Names derived from (writer, first sequence number) are stable across restarts.
-_NAMESPACE = uuid.UUID("0a3c1c5e-6f0b-4d7e-9a53-8f2b1c7e4d10")
-
-
-def object_key(*, stream_name: str, arrival_ms: int, name_seed: str, gzip_compressed: bool = True) -> str:
-    """The key of one object, relative to the lake root.
-
-    `name_seed` makes the uuid part deterministic (for the lake sink: shard id and
-    first sequence number), so rewriting after a restart replaces, never adds."""
-    at = datetime.fromtimestamp(arrival_ms / 1000, tz=UTC)
-    stamp = at.strftime("%Y-%m-%d-%H-%M-%S")
-    name = f"{stream_name}-{_VERSION}-{stamp}-{uuid.uuid5(_NAMESPACE, name_seed)}"
-    return f"{RAW_PREFIX}{at:%Y/%m/%d/%H}/{name}{'.gz' if gzip_compressed else ''}"
-
-
-def encode(lines: Iterable[bytes], *, gzip_compressed: bool = True) -> bytes:
-    """NDJSON bytes of newline-terminated lines (a missing final newline is added)."""
-    body = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
-    # mtime=0: the same lines always give the same bytes (a rewrite is identical).
-    return gzip.compress(body, compresslevel=6, mtime=0) if gzip_compressed else body
+from schemas.layout import RawZoneStore
 
 
 def stamp_received(data: bytes, arrival_ms: int) -> list[bytes]:
@@ -64,12 +37,6 @@ def stamp_received(data: bytes, arrival_ms: int) -> list[bytes]:
             line = orjson.dumps(event)
         lines.append(line + b"\n")
     return lines
-
-
-class RawZoneStore(Protocol):
-    def put(self, key: str, body: bytes) -> None:
-        """Write one whole object durably; replaces an object with the same key."""
-        ...
 
 
 class LocalRawZone:

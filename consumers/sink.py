@@ -3,7 +3,7 @@
 One processor per shard (KCL's model). Records are buffered until the buffer
 holds `buffer_bytes` or its first record waited `buffer_seconds` (Firehose's two
 buffering hints), then written as one gzip NDJSON object in Firehose's key
-layout (consumers.raw_zone), and only then checkpointed. The object's name comes
+layout (schemas.layout), and only then checkpointed. The object's name comes
 from the shard id and the first record's sequence number and arrival time, so a
 restart, which resumes after the last checkpoint, starts the same object again
 and replaces it: nothing is lost, and the sink adds no copy of its own.
@@ -24,14 +24,9 @@ from typing import TYPE_CHECKING, Any
 from amazon_kclpy.v3.processor import RecordProcessorBase
 
 from consumers.checkpoint import checkpoint
-from consumers.raw_zone import (
-    RawZoneStore,
-    encode,
-    object_key,
-    open_raw_zone,
-    stamp_received,
-)
+from consumers.raw_zone import open_raw_zone, stamp_received
 from ottlake.errors import ConsumerError
+from schemas.layout import RawZoneStore, encode, object_key
 
 if TYPE_CHECKING:
     from ottlake.settings import Settings

@@ -49,3 +49,7 @@ class QualityGateError(OttlakeError):
 
 class ConsumerError(OttlakeError):
     """A stream consumer (the lake sink, the live monitor, their runners) cannot go on."""
+
+
+class LakeNotFound(ConfigError):
+    """The lake root is not a lake: it does not exist, is a file, or has no raw zone."""

@@ -7,16 +7,14 @@ the part they need (`settings.aws()`, `settings.sdk()`), never the environment.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ottlake.aws import AwsTarget
 from ottlake.errors import ConfigError
-
-if TYPE_CHECKING:
-    from producers.sdk import SdkConfig
+from schemas.layout import Lake, lake_root
 
 EMBEDDED_HOST = "127.0.0.1"
 
@@ -68,6 +66,11 @@ class Settings(BaseSettings):
     sdk_max_retries: int = Field(default=8, ge=0)
     sdk_validate: bool = False  # ~90 us/event; the collector and bronze validate anyway
 
+    @field_validator("lake")
+    @classmethod
+    def _lake_root(cls, value: str) -> str:
+        return lake_root(value)  # a LakeRootError is a ValueError: "invalid settings: lake: ..."
+
     @field_validator("aws_endpoint")
     @classmethod
     def _known_endpoint(cls, value: str) -> str:
@@ -88,6 +91,10 @@ class Settings(BaseSettings):
             )
             raise ConfigError(f"invalid settings: {problems}") from None
 
+    def lake_layout(self) -> Lake:
+        """The lake's paths (schemas.layout)."""
+        return Lake(self.lake)
+
     @property
     def embedded_url(self) -> str:
         return f"http://{EMBEDDED_HOST}:{self.embedded_port}"
@@ -104,13 +111,12 @@ class Settings(BaseSettings):
             return AwsTarget(endpoint_url=None, region=self.region)
         return AwsTarget.emulator(self.aws_endpoint, self.region)
 
-    def sdk(self) -> SdkConfig:
-        """The SDK's part of the settings."""
-        from producers.sdk import SdkConfig
-
-        return SdkConfig(
-            queue_size=self.sdk_queue_size,
-            flush_interval_s=self.sdk_flush_interval_s,
-            max_retries=self.sdk_max_retries,
-            validate=self.sdk_validate,
-        )
+    def sdk(self) -> dict[str, Any]:
+        """The SDK's part of the settings, as producers.sdk.SdkConfig's keywords
+        (settings never import a component: `SdkConfig(**settings.sdk())`)."""
+        return {
+            "queue_size": self.sdk_queue_size,
+            "flush_interval_s": self.sdk_flush_interval_s,
+            "max_retries": self.sdk_max_retries,
+            "validate": self.sdk_validate,
+        }

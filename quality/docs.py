@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spark_jobs.lake import Lake
+from schemas.layout import Lake
 
 SITE = "ottlake_quality"
 INDEX = "index.html"

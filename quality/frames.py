@@ -17,7 +17,6 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_jobs.columns import QOE
 from quality.suites import (
     BRONZE_ROWS,
     DUPLICATES,
@@ -29,6 +28,7 @@ from quality.suites import (
     TOTALS,
     difference,
 )
+from schemas.tables import QOE
 
 _COUNTS = (ROWS_IN, BRONZE_ROWS, QUARANTINED, DUPLICATES)
 

@@ -35,7 +35,7 @@ from pyspark.sql import DataFrame, SparkSession
 from ottlake.errors import QualityGateError
 from quality import docs, results
 from quality.suites import CRITICAL, MAX_QUARANTINE_SHARE, SUITES, Suite
-from spark_jobs.lake import Lake
+from schemas.layout import Lake
 
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 0}
 _DATASOURCE = "ottlake"

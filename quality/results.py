@@ -13,26 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from pyspark.sql import SparkSession
-from pyspark.sql import types as T
 
 from ottlake.errors import JobError
+from schemas.tables import QUALITY_RESULTS
 
-RESULTS_SCHEMA = T.StructType(
-    [
-        T.StructField("run_id", T.StringType(), False, {"comment": "one `ottlake batch` run (or one job run)"}),
-        T.StructField("stage", T.StringType(), False, {"comment": "bronze, sessions, viewer_sessions, aggregates"}),
-        T.StructField("suite", T.StringType(), False, {"comment": "quality.suites name"}),
-        T.StructField("expectation", T.StringType(), False, {"comment": "expectation type(columns)"}),
-        T.StructField("critical", T.BooleanType(), False, {"comment": "a failure stops the stage"}),
-        T.StructField("success", T.BooleanType(), False, {"comment": ""}),
-        T.StructField("observed_value", T.StringType(), True, {"comment": "as GX reports it (JSON)"}),
-        T.StructField("unexpected_count", T.LongType(), True, {"comment": "rows that broke a row-wise rule"}),
-        T.StructField("rows", T.LongType(), True, {"comment": "rows the gate validated"}),
-        T.StructField("gate_seconds", T.DoubleType(), False, {"comment": "the suite's validation, recording excluded"}),
-        T.StructField("checked_at", T.TimestampType(), False, {"comment": "when the gate ran (UTC)"}),
-    ]
-)
-COLUMNS: tuple[str, ...] = tuple(field.name for field in RESULTS_SCHEMA.fields)
+COLUMNS: tuple[str, ...] = QUALITY_RESULTS.names
 
 
 @dataclass(frozen=True)
@@ -57,7 +42,7 @@ class ResultRow:
 
 def append(spark: SparkSession, path: str, rows: Iterable[ResultRow]) -> None:
     """Append one gate run's rows, in one commit (the table is made by the first)."""
-    frame = spark.createDataFrame([row.as_tuple() for row in rows], RESULTS_SCHEMA)
+    frame = spark.createDataFrame([row.as_tuple() for row in rows], QUALITY_RESULTS.spark())
     frame.write.format("delta").mode("append").save(path)
 
 

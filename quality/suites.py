@@ -37,7 +37,8 @@ from schemas.contract import (
     SCHEMA_VERSION,
     E,
 )
-from spark_jobs.columns import EVENT_TIME, PS, QOE, QOE_DIMENSIONS, VS, StartOutcome
+from schemas.sessions import StartOutcome
+from schemas.tables import EVENT_TIME, PS, QOE, QOE_DIMENSIONS, VS
 
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
+from ottlake import lakes
 from ottlake.errors import ConfigError, JobError, OttlakeError
 from quality.gate import GateRun, recorded
-from spark_jobs import lake as lake_module
+from schemas.layout import Lake
 from spark_jobs.jobs import aggregates, bronze, sessions, viewers
 from spark_jobs.jobs.common import DateRange, StageReport, Window
-from spark_jobs.lake import Lake
 from spark_jobs.spark import hadoop_kind
 
 STAGES: tuple[tuple[str, Callable[..., StageReport]], ...] = (
@@ -49,10 +49,10 @@ def run_batch(
     `recompute` (session dates) rebuilds the play sessions, viewer sessions and
     aggregates of those dates from bronze through the same gates, as dbt's full
     refresh does after a change of definition; bronze takes no raw objects then.
-    Nothing is created when the lake is not there (spark_jobs.lake.require)."""
+    Nothing is created when the lake is not there (ottlake.lakes.require)."""
     import time
 
-    lake_module.require(lake, hadoop_kind(spark))
+    lakes.require(lake, hadoop_kind(spark))
     stages = STAGES
     options: dict[str, DateRange] = {}
     if recompute is not None:

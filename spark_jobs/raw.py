@@ -8,7 +8,6 @@ comes from the events themselves.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,10 +15,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ottlake.errors import JobError
+from schemas.layout import arrival_hour
 from spark_jobs.spark import hadoop_path, is_in
-
-# raw/player_events/YYYY/MM/DD/HH/<name>: the arrival hour of an object, by its key.
-_HOUR_KEY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
 
 
 @dataclass(frozen=True)
@@ -33,10 +30,7 @@ class RawObject:
 
     @property
     def arrival_hour(self) -> datetime | None:
-        match = _HOUR_KEY.search(self.path)
-        if not match:
-            return None
-        return datetime(*(int(part) for part in match.groups()))
+        return arrival_hour(self.path)
 
 
 def list_objects(spark: SparkSession, root: str) -> list[RawObject]:

@@ -103,7 +103,7 @@ def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
 
 
 def hadoop_kind(spark: SparkSession) -> Callable[[str], str]:
-    """A probe for spark_jobs.lake.require: what a path is (folder, file or missing),
+    """A probe for ottlake.lakes.require: what a path is (folder, file or missing),
     through Hadoop's FileSystem, so that S3 lakes are checked as local ones."""
     def kind(path: str) -> str:
         filesystem, target = hadoop_path(spark, path)

@@ -35,6 +35,8 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
+from schemas.layout import Lake
+from spark_jobs.columns import MARKS_SCHEMA, RAW_OBJECTS_SCHEMA
 from spark_jobs.delta_io import (
     compact,
     ensure_table,
@@ -44,22 +46,7 @@ from spark_jobs.delta_io import (
     snapshot,
     snapshot_id,
 )
-from spark_jobs.lake import Lake
 from spark_jobs.raw import RawObject
-
-RAW_OBJECTS_SCHEMA = T.StructType([
-    T.StructField("path", T.StringType(), False),
-    T.StructField("size", T.LongType(), False),
-    T.StructField("modified_ms", T.LongType(), False),
-    T.StructField("run_id", T.StringType(), False),
-    T.StructField("consumed_at", T.TimestampType(), False),
-])
-MARKS_SCHEMA = T.StructType([
-    T.StructField("job", T.StringType(), False),
-    T.StructField("input_version", T.LongType(), False),
-    T.StructField("watermark_ms", T.LongType(), True),
-    T.StructField("updated_at", T.TimestampType(), False),
-])
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from amazon_kclpy import messages
 
-from ottlake import infra
+from ottlake.services import infra
 from ottlake.settings import Settings
 
 ARRIVAL_MS = 1_772_366_400_000  # 2026-03-01T12:00:00Z

@@ -19,9 +19,9 @@ import pytest
 
 from consumers.monitor.store import LiveStore
 from consumers.monitor.windows import WINDOW_MS
-from ottlake.infra import live_table_request
+from ottlake.services.infra import live_table_request
 from ottlake.settings import Settings
-from producers.simulator import Simulation, SimConfig, parse_incident, simulate
+from producers.simulator import SimConfig, Simulation, parse_incident, simulate
 
 # The scenario: 500 viewers for 25 minutes, fastly's stall hazard x20 in minutes 8-13.
 INCIDENT_MINUTES = 25

@@ -84,7 +84,7 @@ def events_frame(spark, rows: Iterable[Mapping[str, Any]]):
     """A DataFrame of the bronze table's shape: the contract's columns + event_time."""
     from pyspark.sql import types as T
 
-    from spark_jobs.columns import EVENT_TIME
+    from schemas.tables import EVENT_TIME
 
     schema = T.StructType([*spark_event_schema().fields, T.StructField(EVENT_TIME, T.TimestampType())])
     return spark.createDataFrame([tuple(row[field.name] for field in schema.fields) for row in rows], schema)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ottlake import infra, stack
+from ottlake.services import infra, stack
 from ottlake.settings import Settings
 
 

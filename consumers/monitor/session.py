@@ -14,22 +14,10 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from schemas.contract import E, EventType
+from schemas.sessions import SESSION_GAP_MS as GAP_MS
+from schemas.sessions import State
 
-# §1: "a gap of more than 30 minutes between consecutive events belongs to no state".
-GAP_MS = 30 * 60_000
 _CLOSING = frozenset({EventType.ended, EventType.view_end})
-
-
-class State(StrEnum):
-    """§1's states (the batch fold numbers them in spark_jobs.transforms.sessions.State)."""
-
-    idle = "idle"
-    starting = "starting"
-    playing = "playing"
-    paused = "paused"
-    seeking = "seeking"
-    rebuffering = "rebuffering"
-    closed = "closed"
 
 
 class Span(StrEnum):

@@ -1,6 +1,6 @@
 """The live table in DynamoDB: window rows, the series index, shard progress, alert state.
 
-Keys (ottlake.infra.live_table_request): pk names the series (`all`,
+Keys (schemas.layout; the table is made by ottlake.services.infra.live_table_request): pk names the series (`all`,
 `cdn#fastly`), sk the window start as ISO-8601 UTC, which sorts as time. Each
 shard's processor writes its own part of a window (sk `<start>#<shard>`):
 PutItem of the same part again replaces it (a restart re-writes, never adds),
@@ -19,8 +19,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from consumers.monitor.rows import COUNTERS, WindowRow, merge_rows
-from ottlake.infra import LIVE_PARTITION_KEY as PK
-from ottlake.infra import LIVE_SORT_KEY as SK
+from schemas.layout import LIVE_PARTITION_KEY as PK
+from schemas.layout import LIVE_SORT_KEY as SK
 
 SERIES_INDEX = "_series#"  # + dimension; sk: the series
 SHARDS = "_shards"  # sk: shard id

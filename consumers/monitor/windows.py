@@ -28,8 +28,10 @@ from typing import Any
 
 from consumers.monitor import sketch
 from consumers.monitor.rows import ALL, DIMENSIONS, WindowRow, series_key
-from consumers.monitor.session import GAP_MS, Outcome, Session, Span, State
+from consumers.monitor.session import Outcome, Session, Span
 from schemas.contract import E
+from schemas.sessions import SESSION_GAP_MS as GAP_MS
+from schemas.sessions import State
 
 WINDOW_MS = 60_000
 # Heartbeats come every 10 s while a session is open and not paused

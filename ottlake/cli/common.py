@@ -22,11 +22,11 @@ def settings_from(ctx: click.Context, **command_flags: Any) -> Settings:
 
 
 def lake_to_read(settings: Settings) -> Any:
-    """The settings' lake (spark_jobs.lake.Lake), checked to be there with its raw zone
+    """The settings' lake (schemas.layout.Lake), checked to be there with its raw zone
     (LakeNotFound otherwise, before anything is created): every command that reads
     a lake starts here."""
-    from spark_jobs.lake import Lake, require, s3_probe
+    from ottlake.lakes import require, s3_probe
 
-    lake = Lake.at(settings.lake)
+    lake = settings.lake_layout()
     require(lake, None if lake.is_local else s3_probe(settings.aws().client("s3")))
     return lake

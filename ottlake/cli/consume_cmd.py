@@ -73,11 +73,9 @@ def consume_cmd(ctx: click.Context, app: App, use_kcl: bool, lake_root: str | No
     if lake is not None:
         # The sink makes the lake's raw zone (so a new lake need not exist yet), but
         # cannot write under a file.
-        from spark_jobs.lake import Lake, LakeNotFound, local_kind
+        from ottlake.lakes import refuse_a_file
 
-        root = Lake.at(lake)
-        if root.is_local and local_kind(root.root) == "file":
-            raise LakeNotFound(f"lake {root.root} is a file, not a folder: check --lake or OTTLAKE_LAKE")
+        refuse_a_file(settings.lake_layout())
     name = kcl.app_name(settings, app)
     worker = worker_id or kcl.default_worker_id(app)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from ottlake.cli.common import console, settings_from
 from ottlake.cli.simulate_cmd import print_simulation
-from ottlake.demo import run_demo
+from ottlake.services.demo import run_demo
 from producers.events import now_ms
 
 

@@ -17,10 +17,11 @@ from typing import Any
 import click
 from rich.table import Table
 
-from ottlake import traffic
 from ottlake.cli.common import console, settings_from
 from ottlake.errors import ConfigError
+from ottlake.services import traffic
 from producers.events import now_ms
+from producers.sdk import SdkConfig
 from producers.simulator import FaultRates, SimConfig, parse_incident, scenario_incidents, simulate
 from producers.simulator.incidents import SCENARIOS
 from producers.simulator.run import MAX_MINUTES, MAX_VIEWERS, Simulation
@@ -103,7 +104,7 @@ def simulate_cmd(ctx: click.Context, **opts: Any) -> None:
     total = len(simulation.deliveries)
     with console.status(f"sending {total:,} records to {destination}") as status:
         result = traffic.send(
-            simulation, sink, destination, sdk=settings.sdk(), speed=opts["speed"],
+            simulation, sink, destination, sdk=SdkConfig(**settings.sdk()), speed=opts["speed"],
             on_progress=lambda sent: status.update(f"sent {sent:,} of {total:,} records to {destination}"),
         )
     print_simulation(simulation, destination=destination, counters=result.counters, truth_path=opts["truth_path"],

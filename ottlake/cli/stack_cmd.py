@@ -1,4 +1,4 @@
-"""`ottlake stack up|down|status` and `ottlake infra apply`: thin over ottlake.stack and ottlake.infra."""
+"""`ottlake stack up|down|status` and `ottlake infra apply`: thin over ottlake.services.stack and ottlake.services.infra."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from ottlake import infra, stack
 from ottlake.cli.common import console, settings_from
+from ottlake.services import infra, stack
 from ottlake.settings import Settings
 
 _OUTCOME_STYLE = {"created": "green", "changed": "yellow", "present": "dim", "skipped": "dim"}

@@ -4,7 +4,7 @@ For tests and benchmarks of the batch jobs, and for seeding a lake without a
 stream: each delivery gets the `sent_ts` its device's SDK would stamp (the send
 time by the device's clock) and the `received_ts` the lake sink would set (the
 arrival time), and the records are cut into objects per shard and time span in
-Firehose's key layout (consumers.raw_zone).
+Firehose's key layout (schemas.layout).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import orjson
 
-from consumers.raw_zone import RawZoneStore, encode, object_key
 from producers.simulator.faults import Delivery
+from schemas.layout import RawZoneStore, encode, object_key
 
 # Time from the device to the stream: a fixed floor plus a spread taken from the
 # event id, so that the same simulation always lands the same bytes.

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from producers.simulator.timeline import SessionBuilder, Span
+from schemas.sessions import SESSION_GAP_MS
 
 if TYPE_CHECKING:
     from producers.simulator.model import SessionContext
 
-FINAL_AFTER_MS = 30 * 60_000  # qoe-metrics.md §2, is_final: 30 minutes before the watermark
 
 TRUTH_FIELDS: tuple[str, ...] = (
     "play_session_id", "viewer_id", "content_id", "content_type", "content_duration_ms", "device_type",
@@ -66,7 +66,7 @@ def summarize(b: SessionBuilder, *, ctx: SessionContext, bandwidth_kbps: int) ->
 
     first_frame = b.first_frame_ts is not None
     fatal = [e for e in b.errors if e["fatal"]]
-    is_final = b.closed or ctx.horizon_ms - cutoff > FINAL_AFTER_MS
+    is_final = b.closed or ctx.horizon_ms - cutoff > SESSION_GAP_MS  # qoe-metrics.md §2, is_final
     if first_frame:
         outcome = "started"
     elif fatal:

@@ -18,10 +18,11 @@ from pyspark.sql import functions as F
 from quality import frames
 from quality.gate import GateRun, check_all
 from quality.suites import QOE_AGGREGATES, QOE_TOTALS
+from schemas.layout import Lake
+from schemas.tables import PS, QOE, QOE_DIMENSIONS
 from spark_jobs import delta_io, state
-from spark_jobs.columns import PS, QOE, QOE_DAILY_SCHEMA, QOE_DIMENSIONS, QOE_HOURLY_SCHEMA
+from spark_jobs.columns import QOE_DAILY_SCHEMA, QOE_HOURLY_SCHEMA
 from spark_jobs.jobs.common import DateRange, StageReport, Window, run_job, utc_now
-from spark_jobs.lake import Lake
 from spark_jobs.transforms.aggregates import SESSION_COLUMNS, qoe_daily, qoe_hourly
 from spark_jobs.transforms.common import utc_hour
 

@@ -19,21 +19,18 @@ from pyspark.sql import SparkSession
 from ottlake.errors import JobError
 from quality import frames
 from quality.gate import GateRun, check
-from quality.suites import BRONZE, RAW
+from quality.suites import BRONZE, EVENT_ID_HASH_REPEATS, RAW
 from schemas.contract import E
+from schemas.layout import Lake
+from schemas.tables import EVENT_DATE, EVENT_TIME, SOURCE_OBJECT
 from spark_jobs import delta_io, raw, state
-from spark_jobs.columns import EVENT_TIME
+from spark_jobs.columns import BRONZE_SCHEMA, QUARANTINE_SCHEMA
 from spark_jobs.jobs.common import StageReport, Window, run_job
-from spark_jobs.lake import Lake
 from spark_jobs.spark import observed_shuffle_stage
 from spark_jobs.transforms.bronze import (
-    BRONZE_SCHEMA,
+    LINE,
     BronzeResult,
     Tally,
-    EVENT_DATE,
-    LINE,
-    QUARANTINE_SCHEMA,
-    SOURCE_OBJECT,
     bronze,
     read_task,
     tally_metrics,
@@ -91,7 +88,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         with delta_io.parquet_statistics_only(spark, STATS_COLUMNS):  # bronze's writes, either way
             inserted = _append(spark, lake, result, tally, report, gates)
             if inserted is None:
-                report.add_gate(check(lake, suite=BRONZE.name, frame=result.gated(), run=gates))
+                report.add_gate(check(lake, suite=BRONZE.name, frame=result.gated(EVENT_ID_HASH_REPEATS), run=gates))
                 # A later copy of an event may carry a slightly different derived time:
                 # look a day either side of the dates this run touches.
                 around = sorted({d + timedelta(days=k) for d in tally.dates for k in (-1, 0, 1)})
@@ -136,7 +133,7 @@ def _append(spark: SparkSession, lake: Lake, result: BronzeResult, tally: Tally,
             raise JobError(f"bronze wrote {staged.rows:,} events where the run's lines account for "
                            f"{tally.bronze:,} ({tally.rows_in:,} in, {tally.quarantined:,} quarantined, "
                            f"{tally.duplicates:,} duplicates); nothing published")
-        report.add_gate(check(lake, suite=BRONZE.name, frame=result.gated(staged.frame), run=gates))
+        report.add_gate(check(lake, suite=BRONZE.name, frame=result.gated(EVENT_ID_HASH_REPEATS, staged.frame), run=gates))
         staged.commit()
     except BaseException:  # a failed check or gate, or another writer's commit in between
         staged.abort()

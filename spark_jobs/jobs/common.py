@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ottlake.errors import ConfigError, OttlakeError
-from spark_jobs.lake import Lake
+from schemas.layout import Lake
 
 if TYPE_CHECKING:
     from quality.gate import GateOutcome
@@ -131,25 +131,24 @@ def run_job(argv: Sequence[str] | None, description: str, job: Callable[..., Sta
 
     Errors a user or the data can cause (a failed quality gate among them) end as
     one line on stderr and exit 1."""
+    from ottlake import lakes
     from ottlake.settings import Settings
     from quality.gate import GateRun, recorded
-    from spark_jobs.spark import build_session
-
-    from spark_jobs import lake as lake_module
-    from spark_jobs.spark import hadoop_kind
+    from spark_jobs.spark import build_session, hadoop_kind
 
     args = job_arguments(description).parse_args(list(argv) if argv is not None else None)
     name = job.__module__.rsplit(".", 1)[-1]
     try:
-        gates = GateRun.new(max_quarantine_share=Settings.load().quality_max_quarantine_share)
-        lake = Lake.at(args.lake)
+        settings = Settings.load(lake=args.lake)
+        gates = GateRun.new(max_quarantine_share=settings.quality_max_quarantine_share)
+        lake = settings.lake_layout()
         window = Window.parse(args.window)
         dates = DateRange.parse(args.recompute)
         options = {} if dates is None else {"recompute": dates}
         if dates is not None and "recompute" not in inspect.signature(job).parameters:
             raise ConfigError(f"--recompute: the {name} job does not recompute (it takes raw objects)")
         spark = build_session(args.mode, app_name=f"ottlake-{name}")
-        lake_module.require(lake, hadoop_kind(spark))
+        lakes.require(lake, hadoop_kind(spark))
         gates.prepare(lake)
         with recorded(spark, gates):
             report = job(spark, lake, window=window, gates=gates, **options)

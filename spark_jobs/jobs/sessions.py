@@ -9,7 +9,6 @@ Each changed session is recomputed from all of its events and upserted by
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -17,16 +16,16 @@ from pyspark.sql import functions as F
 from quality.gate import GateRun, check
 from quality.suites import PLAY_SESSIONS
 from schemas.contract import E
+from schemas.layout import Lake
+from schemas.sessions import SESSION_GAP, SESSION_GAP_MS
+from schemas.tables import EVENT_DATE, PS
 from spark_jobs import delta_io, state
-from spark_jobs.columns import PLAY_SESSIONS_SCHEMA, PS
+from spark_jobs.columns import PLAY_SESSIONS_SCHEMA
 from spark_jobs.jobs.common import DateRange, StageReport, Window, distinct_values, run_job, utc_now
-from spark_jobs.lake import Lake
-from spark_jobs.transforms.bronze import EVENT_DATE
 from spark_jobs.transforms.sessions import play_sessions
 
 JOB = "sessions"
 BRONZE_JOB = "bronze"  # whose mark holds the watermark
-GAP = timedelta(minutes=30)
 _CHANGED = ("insert", "update_postimage")
 
 
@@ -57,7 +56,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         changed = _changed_sessions(spark, lake, todo, watermark_ms)
         # Adaptive execution broadcasts the ids when they are few.
         events = bronze.join(changed, on=E.play_session_id, how="left_semi")
-    fresh = play_sessions(events, watermark_ms=watermark_ms, gap=GAP).persist()
+    fresh = play_sessions(events, watermark_ms=watermark_ms, gap=SESSION_GAP).persist()
     try:
         # Computed (and cached) first, so the gate's seconds are its own, not the fold's.
         report.counts["play_sessions_recomputed"] = fresh.count()
@@ -91,7 +90,7 @@ def _recompute(spark: SparkSession, lake: Lake, dates: DateRange, gates: GateRun
     ids = bronze.where(F.col(EVENT_DATE).between(dates.first, dates.last)).select(E.play_session_id).distinct()
     events = bronze.join(ids, on=E.play_session_id, how="left_semi")
     in_range = F.col(PS.session_date).between(dates.first, dates.last)
-    fresh = play_sessions(events, watermark_ms=watermark_ms, gap=GAP).where(in_range).persist()
+    fresh = play_sessions(events, watermark_ms=watermark_ms, gap=SESSION_GAP).where(in_range).persist()
     try:
         report.counts["play_sessions_recomputed"] = fresh.count()
         report.add_gate(check(lake, suite=PLAY_SESSIONS.name, frame=fresh, run=gates))
@@ -113,7 +112,7 @@ def _changed_sessions(spark: SparkSession, lake: Lake, todo: state.Pending, wate
     may_close = (
         delta_io.read_table(spark, lake.play_sessions)
         .where(~F.col(PS.is_final))
-        .where(F.unix_millis(F.col(PS.end_time)) < F.lit(watermark_ms - GAP // timedelta(milliseconds=1)))
+        .where(F.unix_millis(F.col(PS.end_time)) < F.lit(watermark_ms - SESSION_GAP_MS))
         .select(PS.play_session_id)
     )
     return new_rows.unionByName(may_close).distinct()

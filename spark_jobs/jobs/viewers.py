@@ -14,10 +14,11 @@ from pyspark.sql import functions as F
 
 from quality.gate import GateRun, check
 from quality.suites import VIEWER_SESSIONS
+from schemas.layout import Lake
+from schemas.tables import PS, VS
 from spark_jobs import delta_io, state
-from spark_jobs.columns import PS, VIEWER_SESSIONS_SCHEMA, VS
+from spark_jobs.columns import VIEWER_SESSIONS_SCHEMA
 from spark_jobs.jobs.common import DateRange, StageReport, Window, distinct_values, run_job, utc_now
-from spark_jobs.lake import Lake
 from spark_jobs.transforms.viewers import viewer_sessions
 
 JOB = "viewer_sessions"

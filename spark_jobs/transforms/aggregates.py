@@ -11,20 +11,13 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_jobs.columns import (
-    PS,
-    QOE,
-    QOE_DAILY_SCHEMA,
-    QOE_DIMENSIONS,
-    QOE_HOURLY_SCHEMA,
-    StartOutcome,
-    conform,
-)
+from schemas.sessions import ATTEMPT_OUTCOMES, StartOutcome
+from schemas.tables import PS, QOE, QOE_DIMENSIONS
+from spark_jobs.columns import QOE_DAILY_SCHEMA, QOE_HOURLY_SCHEMA, conform
 from spark_jobs.transforms.common import MS_PER_MINUTE, ratio, utc_hour
 
 # percentile_approx's accuracy: relative rank error 1/accuracy; section 4 allows 1%.
 PERCENTILE_ACCURACY = 1_000
-_ATTEMPT_OUTCOMES = (StartOutcome.started, StartOutcome.start_failure, StartOutcome.exit_before_start)
 
 
 def qoe_hourly(play_sessions: DataFrame) -> DataFrame:
@@ -64,7 +57,7 @@ def _qoe(play_sessions: DataFrame, grain: str, grain_value: Column, schema: T.St
     sessions = play_sessions.select(grain_value.alias(grain), *QOE_DIMENSIONS, *_MEASURES)
     sums = sessions.groupBy(grain, *QOE_DIMENSIONS).agg(
         F.count(F.lit(1)).alias(QOE.sessions),
-        _count_if(outcome.isin(*(o.value for o in _ATTEMPT_OUTCOMES))).alias(QOE.attempts),
+        _count_if(outcome.isin(*(o.value for o in ATTEMPT_OUTCOMES))).alias(QOE.attempts),
         _count_if(outcome == StartOutcome.started.value).alias(QOE.starts),
         _count_if(outcome == StartOutcome.start_failure.value).alias(QOE.start_failures),
         _count_if(outcome == StartOutcome.exit_before_start.value).alias(QOE.exits_before_start),

@@ -33,22 +33,17 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ottlake.errors import JobError
-from quality.suites import EVENT_ID_HASH_REPEATS
 from schemas.contract import EVENT_FIELDS, E
-from schemas.tables import spark_event_schema
+from schemas.tables import EVENT_DATE, EVENT_TIME, INGEST_TS, SOURCE_OBJECT
 from schemas.validate import Reason
-from spark_jobs.columns import EVENT_TIME, conform
+from spark_jobs.columns import BRONZE_SCHEMA, QUARANTINE_SCHEMA, conform
 from spark_jobs.transforms import contract_checks as checks
 from spark_jobs.transforms.common import utc_date
 
 # Input: one NDJSON line of a raw object, the object's key, its write time (epoch ms).
 LINE = "line"
-SOURCE_OBJECT = "source_object"
 OBJECT_TS_MS = "object_ts_ms"
-# Added to every output row.
-EVENT_DATE = "event_date"
-INGEST_TS = "ingest_ts"
-# The quarantine's own columns.
+# The quarantine's own columns (schemas.tables.QUARANTINE).
 REASON = "reason"
 REASONS = "reasons"
 FIELDS = "fields"
@@ -59,37 +54,6 @@ _ROW_ID = "_row_id"  # last tie-break: the same line twice in one object
 _ID_HASH = "_id_hash"
 _RANK = "_rank"
 VALID = "_valid"
-
-
-def _comment(name: str, data_type: T.DataType, nullable: bool, comment: str) -> T.StructField:
-    return T.StructField(name, data_type, nullable, metadata={"comment": comment})
-
-
-def _bronze_event_field(field: T.StructField) -> T.StructField:
-    # player-events.md, Envelope, received_ts: filled at ingest, so never null here.
-    return T.StructField(field.name, field.dataType, field.nullable and field.name != E.received_ts)
-
-
-BRONZE_SCHEMA = T.StructType(
-    [
-        *(_bronze_event_field(field) for field in spark_event_schema(nullable_required=False).fields),
-        _comment(EVENT_TIME, T.TimestampType(), False, "received_ts - (sent_ts - event_ts), else event_ts (UTC)"),
-        _comment(EVENT_DATE, T.DateType(), False, "UTC date of event_time; the partition column"),
-        _comment(SOURCE_OBJECT, T.StringType(), False, "raw object the line came from"),
-        _comment(INGEST_TS, T.TimestampType(), False, "time of the bronze run that wrote it"),
-    ]
-)
-QUARANTINE_SCHEMA = T.StructType(
-    [
-        _comment(LINE, T.StringType(), False, "the raw line, as received"),
-        _comment(REASON, T.StringType(), False, "first reason, in schemas.validate.Reason order"),
-        _comment(REASONS, T.ArrayType(T.StringType()), False, "every distinct reason, in Reason order"),
-        _comment(FIELDS, T.ArrayType(T.StringType()), False, "fields involved; '' is the whole event"),
-        _comment(VIOLATIONS, checks.VIOLATIONS_TYPE, False, "every (field, reason), as schemas.validate reports them"),
-        _comment(SOURCE_OBJECT, T.StringType(), False, "raw object the line came from"),
-        _comment(INGEST_TS, T.TimestampType(), False, "time of the bronze run that read it"),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -112,18 +76,17 @@ class BronzeResult:
     repeated: DataFrame
     losers: DataFrame
 
-    def gated(self, events: DataFrame | None = None) -> DataFrame:
+    def gated(self, flag: str, events: DataFrame | None = None) -> DataFrame:
         """`events` (by default this result's; or the same rows as written) as the
-        bronze gate reads them: with the check column EVENT_ID_HASH_REPEATS, whether
-        the id's hash is one of `repeated`. Two rows with one event_id have one hash,
+        bronze gate reads them: with the check column `flag` (the gate names it:
+        quality.suites.EVENT_ID_HASH_REPEATS), whether the id's hash is one of `repeated`. Two rows with one event_id have one hash,
         which then repeats: so event_id is unique among all the rows exactly when it
         is unique among the flagged ones, and the gate's uniqueness window sorts
         those few instead of every id (quality.suites.BRONZE)."""
         events = self.events if events is None else events
-        flags = F.broadcast(self.repeated.select(_ID_HASH, F.lit(True).alias(EVENT_ID_HASH_REPEATS)))
+        flags = F.broadcast(self.repeated.select(_ID_HASH, F.lit(True).alias(flag)))
         joined = events.withColumn(_ID_HASH, _id_hash(F.col(E.event_id))).join(flags, on=_ID_HASH, how="left")
-        return joined.select(*events.columns,
-                             F.coalesce(F.col(EVENT_ID_HASH_REPEATS), F.lit(False)).alias(EVENT_ID_HASH_REPEATS))
+        return joined.select(*events.columns, F.coalesce(F.col(flag), F.lit(False)).alias(flag))
 
     def staged(self, checked: DataFrame) -> BronzeResult:
         """The same outputs from `checked` as stored and read back."""

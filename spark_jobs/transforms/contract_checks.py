@@ -32,8 +32,9 @@ from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from schemas import tables
 from schemas.contract import LIMITS, E, event_schema
-from schemas.tables import spark_event_schema
+from schemas.tables import spark_event_schema, spark_type
 from schemas.validate import DEFAULT_REASON, FIELD_REASONS, KEYWORD_REASONS, Reason
 from spark_jobs.spark import register_java_expression
 
@@ -44,8 +45,7 @@ WHOLE_FIELD = ""  # the `field` of a violation about the whole event, as in sche
 EVENT_TIME_MS = "event_time_ms"
 VIOLATIONS = "violations"
 REJECTED_LINE = "rejected_line"
-VIOLATION_TYPE = T.StructType([T.StructField("field", T.StringType()), T.StructField("reason", T.StringType())])
-VIOLATIONS_TYPE = T.ArrayType(VIOLATION_TYPE)
+VIOLATIONS_TYPE = spark_type(tables.VIOLATIONS_TYPE)  # (field, reason), as the quarantine keeps them
 # What EventCheck returns, by position: every contract field, typed (null when absent
 # or not of its type; custom with the unknown fields in it; received_ts filled from
 # the raw object's time), the derived event time, the violations, and the line's bytes

@@ -11,7 +11,7 @@ aggregates beside the array: 14 of them cost more than the grouping and sorting,
 5.3 s against 2.4 s on 3M events.)
 
 Why a fold and not window functions, and why in Java rather than SQL's
-higher-order `aggregate()`: `python -m spark_jobs.bench_fold` (numbers in its
+higher-order `aggregate()`: `python -m benchmarks.bench_fold` (numbers in its
 docstring). The same walk as an `aggregate()` lambda ran interpreted, about 5
 microseconds an event, most of the sessions stage at 10M events.
 
@@ -23,38 +23,20 @@ them by position, and the unit tests of section 1 run through it.
 from __future__ import annotations
 
 from datetime import timedelta
-from enum import IntEnum
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from schemas.contract import CONTENT_TYPES, E, EventType
-from spark_jobs.columns import (
-    EVENT_TIME,
-    PLAY_SESSIONS_SCHEMA,
-    PS,
-    SESSION_DIMENSIONS,
-    StartOutcome,
-    conform,
-)
+from schemas.sessions import SESSION_GAP, StartOutcome
+from schemas.tables import EVENT_TIME, PS, SESSION_DIMENSIONS
+from spark_jobs.columns import PLAY_SESSIONS_SCHEMA, conform
 from spark_jobs.spark import register_java_expression
 from spark_jobs.transforms.common import ratio, utc_date
 
 VOD = "vod"  # percent_complete is for vod only (section 2)
 assert VOD in CONTENT_TYPES
-
-
-class State(IntEnum):
-    """qoe-metrics.md section 1: the accumulator's `state`, as PlaySessionFold numbers them."""
-
-    idle = 0
-    starting = 1
-    playing = 2
-    paused = 3
-    seeking = 4
-    rebuffering = 5
-    closed = 6
 
 
 # Fields of one event in the collected array, in the order PlaySessionFold reads
@@ -138,7 +120,7 @@ def play_sessions(
     events: DataFrame,
     *,
     watermark_ms: int,
-    gap: timedelta = timedelta(minutes=30),
+    gap: timedelta = SESSION_GAP,
 ) -> DataFrame:
     """One row per `play_session_id` with every column of qoe-metrics.md section 2.
 

@@ -9,14 +9,16 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from spark_jobs.columns import PS, VIEWER_SESSIONS_SCHEMA, VS, conform
+from schemas.sessions import SESSION_GAP
+from schemas.tables import PS, VS
+from spark_jobs.columns import VIEWER_SESSIONS_SCHEMA, conform
 from spark_jobs.transforms.common import utc_date
 
 _STARTS_NEW = "starts_new"
 _NUMBER = "viewer_session_number"
 
 
-def viewer_sessions(play_sessions: DataFrame, *, gap: timedelta = timedelta(minutes=30)) -> DataFrame:
+def viewer_sessions(play_sessions: DataFrame, *, gap: timedelta = SESSION_GAP) -> DataFrame:
     """One row per viewer session.
 
     Ordered by `start_time`, a play session joins the current viewer session when

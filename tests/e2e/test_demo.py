@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from ottlake import stack
 from ottlake.cli.main import main
+from ottlake.services import stack
 from tests.fixtures_stack import free_port, port_answers, stack_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

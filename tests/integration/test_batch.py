@@ -11,11 +11,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from consumers.raw_zone import LocalRawZone, encode, object_key
+from consumers.raw_zone import LocalRawZone
 from ottlake.cli.main import main
 from producers.simulator import FaultRates, SimConfig, simulate
 from producers.simulator.landing import land
-from spark_jobs.lake import Lake
+from schemas.layout import Lake, encode, object_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -17,8 +17,8 @@ from consumers.raw_zone import LocalRawZone
 from ottlake.cli.main import main
 from producers.simulator import FaultRates, SimConfig, simulate
 from producers.simulator.landing import land
-from producers.simulator.truth import FINAL_AFTER_MS
-from spark_jobs.lake import Lake
+from schemas.layout import Lake
+from schemas.sessions import SESSION_GAP_MS as FINAL_AFTER_MS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -97,8 +97,8 @@ def test_two_sigkills_lose_nothing_and_bronze_has_each_event_once(consumer_setti
     # The batch's bronze stage (spark_jobs.batch.STAGES[0]) is where duplicates go;
     # the later stages only read bronze, so the test stops there to stay short.
     from quality.gate import GateRun, recorded
+    from schemas.layout import Lake
     from spark_jobs.batch import STAGES
-    from spark_jobs.lake import Lake
 
     lake = Lake.at(settings.lake)
     stage, run_bronze = STAGES[0]

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from ottlake import infra
 from ottlake.cli.main import main
 from ottlake.errors import InfraError
+from ottlake.services import infra
 from ottlake.settings import Settings
 from tests.fixtures_stack import free_port, stack_settings
 

@@ -1,4 +1,4 @@
-"""The pure request builders of ottlake.infra: no stack, no network.
+"""The pure request builders of ottlake.services.infra: no stack, no network.
 
 Not marked integration: botocore's Stubber checks each request against the
 service's API model offline (member names, nesting, types, required members;
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from ottlake import infra
 from ottlake.aws import AwsTarget
 from ottlake.errors import ConfigError
+from ottlake.services import infra
 from tests.fixtures_stack import stack_settings
 
 STREAM_ARN = "arn:aws:kinesis:eu-west-1:123456789012:stream/ottlake-player-events"

@@ -8,13 +8,13 @@ import orjson
 import pytest
 from pyspark.sql import functions as F
 
-from consumers.raw_zone import LocalRawZone, encode, object_key
+from consumers.raw_zone import LocalRawZone
 from ottlake.cli.main import main
 from producers.simulator import SimConfig, simulate
 from producers.simulator.landing import land
 from quality import results
-from spark_jobs.columns import PS, QOE
-from spark_jobs.lake import Lake
+from schemas.layout import Lake, encode, object_key
+from schemas.tables import PS, QOE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

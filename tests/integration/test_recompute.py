@@ -12,7 +12,7 @@ from consumers.raw_zone import LocalRawZone
 from ottlake.cli.main import main
 from producers.simulator import FaultRates, SimConfig, simulate
 from producers.simulator.landing import land
-from spark_jobs.lake import Lake
+from schemas.layout import Lake
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

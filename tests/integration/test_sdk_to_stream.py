@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import pytest
 
 from consumers.stream import read_stream
-from ottlake import infra
-from ottlake.arrivals import count_arrivals
+from ottlake.services import infra
+from ottlake.services.arrivals import count_arrivals
 from producers.sdk import KinesisSink, Record, SdkConfig, Tracker
 from producers.simulator import FaultRates, SimConfig, emit, simulate
 from producers.simulator.emitter import Pacer

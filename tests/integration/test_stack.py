@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from ottlake import stack
 from ottlake.cli.main import main
 from ottlake.errors import StackError
+from ottlake.services import stack
 from ottlake.settings import Settings
 from tests.fixtures_stack import free_port, port_answers, stack_settings
 
@@ -37,7 +37,7 @@ def _exited(pid: int) -> bool:
 
 def _servers_on(port: int) -> list[int]:
     """Live processes whose command line is our daemon's for this port (zombies have none)."""
-    wanted = ["ottlake.stack", "--port", str(port)]
+    wanted = ["ottlake.services.stack", "--port", str(port)]
     found = []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from ottlake.errors import JobError
+from quality.suites import EVENT_ID_HASH_REPEATS
 from schemas.contract import EVENT_FIELDS, LIMITS, E
 from schemas.validate import Reason
 
@@ -193,7 +194,7 @@ def test_a_valid_event_keeps_every_field_typed(ran: Ran) -> None:
 
 
 def test_output_schemas_are_the_declared_ones(ran: Ran) -> None:
-    from spark_jobs.transforms.bronze import BRONZE_SCHEMA, QUARANTINE_SCHEMA
+    from spark_jobs.columns import BRONZE_SCHEMA, QUARANTINE_SCHEMA
 
     def shape(schema: Any) -> list[tuple[str, str]]:
         return [(field.name, field.dataType.simpleString()) for field in schema.fields]
@@ -339,7 +340,7 @@ def test_the_gate_frame_flags_exactly_the_ids_whose_hash_repeats(spark) -> None:
     raw = spark.createDataFrame([(line, "obj", OBJECT_TS_MS) for line in lines],
                                 "line string, source_object string, object_ts_ms long")
     result = bronze(raw, ingest_ts=INGEST_TS)
-    gated = {row[E.event_id]: row.asDict() for row in result.gated().collect()}
+    gated = {row[E.event_id]: row.asDict() for row in result.gated(EVENT_ID_HASH_REPEATS).collect()}
     assert {key: row["event_id_hash_repeats"] for key, row in gated.items()} == {
         twice[E.event_id]: True, once[E.event_id]: False}
     assert [name for name in next(iter(gated.values()))][:-1] == result.events.columns

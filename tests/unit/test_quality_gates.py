@@ -14,9 +14,10 @@ from ottlake.errors import QualityGateError
 from quality import frames, results
 from quality.gate import GateRun, check, recorded
 from quality.suites import SUITES
+from schemas.layout import Lake
+from schemas.tables import PS, QOE, VS
 from spark_jobs import delta_io
-from spark_jobs.columns import PS, QOE, VIEWER_SESSIONS_SCHEMA, VS
-from spark_jobs.lake import Lake
+from spark_jobs.columns import VIEWER_SESSIONS_SCHEMA
 from spark_jobs.transforms.aggregates import qoe_daily, qoe_hourly
 from tests.fixtures_spark import MINUTE_MS, event_rows, events_frame, play_sessions_frame
 

@@ -7,9 +7,10 @@ import re
 
 import orjson
 
-from consumers.raw_zone import LocalRawZone, encode, object_key
+from consumers.raw_zone import LocalRawZone
 from producers.simulator import FaultRates, SimConfig, simulate
 from producers.simulator.landing import land, latency_ms
+from schemas.layout import encode, object_key
 
 START_MS = 1_772_366_400_000  # 2026-03-01T12:00:00Z
 FIREHOSE_KEY = re.compile(

@@ -10,9 +10,10 @@ import pytest
 from amazon_kclpy import messages
 from amazon_kclpy.checkpoint_error import CheckpointError
 
-from consumers.raw_zone import LocalRawZone, encode, object_key, stamp_received
+from consumers.raw_zone import LocalRawZone, stamp_received
 from consumers.sink import LakeSinkProcessor
 from ottlake.errors import ConsumerError
+from schemas.layout import encode, object_key
 from tests.fixtures_consumers import (
     ARRIVAL_MS,
     MemoryStore,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from datetime import datetime
 
+from schemas.layout import Lake
 from spark_jobs import delta_io, state
-from spark_jobs.lake import Lake
 from spark_jobs.raw import RawObject
 
 AT = datetime(2026, 11, 24, 12, 0)

@@ -38,7 +38,7 @@ _GRACEFUL_TIMEOUT_S = 1.0
 _KILL_WAIT_S = 2.0
 _POLL_S = 0.05
 # The daemon's command line names this module; it is how a pid is recognised as ours.
-_MODULE = "ottlake.stack"
+_MODULE = "ottlake.services.stack"
 
 
 @dataclass(frozen=True)
@@ -364,10 +364,10 @@ def _bridge_hypercorn_wsgi(app: Callable[..., Iterable[bytes]]) -> Callable[...,
 
 
 def _main(argv: list[str]) -> None:
-    """`python -m ottlake.stack --port N --pid-file F`: fork the server, record its pid, exit."""
+    """`python -m ottlake.services.stack --port N --pid-file F`: fork the server, record its pid, exit."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="ottlake.stack")
+    parser = argparse.ArgumentParser(prog="ottlake.services.stack")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--pid-file", type=Path, required=True)
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Fold or windows? Times both ways of running the section 1 state machine.
 
-    python -m spark_jobs.bench_fold [--events 1500000] [--runs 3]
+    python -m benchmarks.bench_fold [--events 1500000] [--runs 3]
 
 Writes synthetic bronze-shaped events to Parquet (random event types, so every
 transition, out-of-order `seq`, gaps over 30 minutes, ads, errors and closes
@@ -63,8 +63,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from schemas.contract import E, EventType
-from schemas.tables import spark_event_schema
-from spark_jobs.columns import EVENT_TIME, PLAY_SESSIONS_SCHEMA, SESSION_DIMENSIONS, conform
+from schemas.sessions import State
+from schemas.tables import EVENT_TIME, SESSION_DIMENSIONS, spark_event_schema
+from spark_jobs.columns import PLAY_SESSIONS_SCHEMA, conform
 from spark_jobs.spark import build_session
 
 # The fold's own pieces, reused so that the windows compute the same columns from
@@ -73,7 +74,6 @@ from spark_jobs.transforms.sessions import (
     ACC,
     ACC_TYPE,
     FOLD_INPUT_COLUMNS,
-    State,
     outputs,
     play_sessions,
 )
@@ -233,10 +233,10 @@ def play_sessions_windowed(
         F.lead(E.event_ts).over(ordered).alias("next_ts"),
     )
     anchor = (
-        F.when(F.col("closes"), int(State.closed))
-        .when(kind == EventType.playing, int(State.playing))
-        .when((kind == EventType.pause) & F.col("intent_before"), int(State.paused))
-        .when((kind == EventType.play_request) & ~F.col("intent_before"), int(State.starting))
+        F.when(F.col("closes"), State.closed.number)
+        .when(kind == EventType.playing, State.playing.number)
+        .when((kind == EventType.pause) & F.col("intent_before"), State.paused.number)
+        .when((kind == EventType.play_request) & ~F.col("intent_before"), State.starting.number)
     )
     pass_b = pass_a.withColumn("anchor", anchor).withColumn("seg", F.count("anchor").over(upto))
     seek_event = kind.isin(EventType.seek_start, EventType.seek_end)
@@ -257,21 +257,21 @@ def play_sessions_windowed(
     pass_d = pass_c.withColumn("restarted", F.coalesce(last_in_segment(restarts, F.lit(True), upto), F.lit(False)))
     seg_anchor = F.col("seg_anchor")
     state = (
-        F.when(F.col("closes") | ~F.col("live"), int(State.closed))
-        .when(seg_anchor.isNull(), int(State.idle))
-        .when(seg_anchor == int(State.starting), int(State.starting))
+        F.when(F.col("closes") | ~F.col("live"), State.closed.number)
+        .when(seg_anchor.isNull(), State.idle.number)
+        .when(seg_anchor == State.starting.number, State.starting.number)
         .when(
-            seg_anchor == int(State.playing),
-            F.when(F.col("seek_in_seg"), int(State.seeking))
-            .when(F.col("rebuffering_now"), int(State.rebuffering))
-            .otherwise(int(State.playing)),
+            seg_anchor == State.playing.number,
+            F.when(F.col("seek_in_seg"), State.seeking.number)
+            .when(F.col("rebuffering_now"), State.rebuffering.number)
+            .otherwise(State.playing.number),
         )
-        .when(~F.col("ff_before") & F.col("restarted"), int(State.starting))
-        .when(F.col("seeking_now"), int(State.seeking))
-        .otherwise(int(State.paused))
+        .when(~F.col("ff_before") & F.col("restarted"), State.starting.number)
+        .when(F.col("seeking_now"), State.seeking.number)
+        .otherwise(State.paused.number)
     )
     pass_e = pass_d.withColumn("state", state).withColumn(
-        "prev_state", F.lag("state", 1, int(State.idle)).over(ordered)
+        "prev_state", F.lag("state", 1, State.idle.number).over(ordered)
     )
 
     since = F.col("next_ts") - F.col(E.event_ts)
@@ -287,7 +287,7 @@ def play_sessions_windowed(
     def anyone(condition: Column) -> Column:
         return F.coalesce(F.max(live & condition), F.lit(False))
 
-    content_play = (st == int(State.playing)) & ~F.col("in_ad")
+    content_play = (st == State.playing.number) & ~F.col("in_ad")
     bitrate, bitrate_before = F.col(E.bitrate_kbps), F.col("bitrate_before")
     rendition = (kind == EventType.rendition_change) & bitrate.isNotNull() & bitrate_before.isNotNull()
     key = F.struct(F.col(E.event_ts).alias("ts"), F.col(E.seq).alias("seq"), F.col(E.event_id).alias("id"))
@@ -295,16 +295,16 @@ def play_sessions_windowed(
         "first_frame": anyone(kind == EventType.playing),
         "requested": anyone(kind == EventType.play_request),
         "requested_before_frame": anyone((kind == EventType.playing) & ~F.col("ff_before") & F.col("requested_before")),
-        "startup_ms": total(st == int(State.starting)),
+        "startup_ms": total(st == State.starting.number),
         "play_ms": total(content_play),
-        "ad_ms": total((st == int(State.playing)) & F.col("in_ad")),
-        "rebuffer_ms": total(st == int(State.rebuffering)),
-        "seek_ms": total(st == int(State.seeking)),
-        "pause_ms": total(st == int(State.paused)),
+        "ad_ms": total((st == State.playing.number) & F.col("in_ad")),
+        "rebuffer_ms": total(st == State.rebuffering.number),
+        "seek_ms": total(st == State.seeking.number),
+        "pause_ms": total(st == State.paused.number),
         "kbps_ms": total(content_play & F.col("bitrate").isNotNull(), F.col("bitrate") * elapsed),
         "bitrate_play_ms": total(content_play & F.col("bitrate").isNotNull()),
-        "rebuffer_count": count((st == int(State.rebuffering)) & (F.col("prev_state") != int(State.rebuffering))),
-        "seek_count": count((st == int(State.seeking)) & (F.col("prev_state") != int(State.seeking))),
+        "rebuffer_count": count((st == State.rebuffering.number) & (F.col("prev_state") != State.rebuffering.number)),
+        "seek_count": count((st == State.seeking.number) & (F.col("prev_state") != State.seeking.number)),
         "error_count": count(kind == EventType.error),
         "upshift_count": count(rendition & (bitrate > bitrate_before)),
         "downshift_count": count(rendition & (bitrate < bitrate_before)),
@@ -346,7 +346,7 @@ def _seconds_to_compute(build: Callable[[], DataFrame]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spark_jobs.bench_fold", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_fold", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_500_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=("fold", "windows"), default=None)

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from consumers.stream import read_stream
-from ottlake import infra, stack, traffic
-from ottlake.arrivals import Arrivals, count_arrivals
 from ottlake.errors import ProducerError
+from ottlake.services import infra, stack, traffic
+from ottlake.services.arrivals import Arrivals, count_arrivals
 from ottlake.settings import Settings
+from producers.sdk import SdkConfig
 from producers.simulator import SimConfig, Simulation, scenario_incidents, simulate
 
 
@@ -50,7 +51,7 @@ def run_demo(
         on_step(f"simulated {len(simulation.sessions):,} play sessions, {len(simulation.deliveries):,} records")
         sink, destination = traffic.open_sink(settings)
         before = _stream_records(settings)
-        sent = traffic.send(simulation, sink, destination, sdk=settings.sdk())
+        sent = traffic.send(simulation, sink, destination, sdk=SdkConfig(**settings.sdk()))
         sent.raise_if_lost()
         on_step(f"sent {sent.counters.sent:,} records to {destination}")
         arrived = count_arrivals(read_stream(settings.aws().client("kinesis"), settings.stream_name))

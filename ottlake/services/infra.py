@@ -26,17 +26,15 @@ from typing import Any, Literal
 
 from ottlake.errors import ConfigError, InfraError
 from ottlake.settings import Settings
+from schemas.layout import LIVE_PARTITION_KEY, LIVE_SORT_KEY, RAW_PREFIX
 
 Outcome = Literal["created", "present", "changed", "skipped"]
 
 # KCL's lease table: one item per shard, keyed by the shard id (KCL 2.x/3.x schema).
 LEASE_KEY = "leaseKey"
-# The live QoE table: pk names the series (e.g. "cdn#<cdn>"), sk the window start.
-LIVE_PARTITION_KEY = "pk"
-LIVE_SORT_KEY = "sk"
-# Firehose appends its default YYYY/MM/DD/HH/ layout to a prefix without expressions,
-# which is the lake's raw layout (DESIGN.md, "Lake layout").
-RAW_PREFIX = "raw/player_events/"
+# The live QoE table's keys (pk names the series, e.g. "cdn#<cdn>", sk the window
+# start) and the raw zone's prefix: Firehose appends its default YYYY/MM/DD/HH/ layout
+# to a prefix without expressions, which is the lake's raw layout (schemas.layout).
 # Failed records out of the raw zone the bronze job reads. A prefix with expressions
 # must contain !{firehose:error-output-type} (Firehose developer guide, custom prefixes).
 RAW_ERROR_PREFIX = "raw/_errors/player_events/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/"
@@ -301,7 +299,11 @@ def _waiter_config(timeout_s: float) -> dict[str, int]:
 def _as_infra_error(what: str, where: str) -> Iterator[None]:
     """botocore's errors as one line naming the resource: the CLI prints it as is."""
     from botocore.exceptions import (
-        BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, WaiterError,
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        WaiterError,
     )
 
     try:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consumers.raw_zone import open_raw_zone
 from ottlake.errors import ConfigError, ProducerError
 from ottlake.settings import Settings
 from producers.sdk import Counters, FileSink, KinesisSink, SdkConfig, Sink, Tracker
-from consumers.raw_zone import open_raw_zone
 from producers.simulator import EmitReport, Pacer, Simulation, emit
 from producers.simulator.landing import Landed, land
 
