@@ -1,8 +1,8 @@
 # The two set-up commands of the README: `make demo` and `make test`.
 # Both create .venv in the repo root and install everything themselves: missing
 # system packages from Debian, the Python packages (pinned in constraints.txt),
-# Delta's jars from Maven Central and ottlake's own jar, compiled with javac (both
-# in .cache/jars, never fetched or built by a job).
+# Delta's jars and JUnit's from Maven Central and ottlake's own jar, compiled with
+# javac (all in .cache/jars, never fetched or built by a job).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/ensure-system.sh
 	$(PY) -m pip install -q -c constraints.txt -e '.[all]'
 	touch $(STAMP)
 
-$(JARS): $(STAMP) spark_jobs/jars.py $(shell find spark_jobs/java -name '*.java')
+$(JARS): $(STAMP) spark_jobs/jars.py ottlake/platform.py $(shell find spark_jobs/java -name '*.java')
 	$(PY) -m spark_jobs.jars fetch
 	$(PY) -m spark_jobs.jars build
 	touch $(JARS)
@@ -31,6 +31,7 @@ demo: install
 
 test: install
 	$(VENV)/bin/lint-imports
+	$(PY) -m spark_jobs.jars junit
 	$(VENV)/bin/pytest tests
 
 test-fast: install

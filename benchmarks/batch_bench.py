@@ -532,6 +532,81 @@ def batch(options: BenchOptions) -> list[Measurement]:
     ]
 
 
+# --- incremental: new events into an old lake against the same events into an empty one ---
+
+INCREMENTAL_DAYS = 30
+INCREMENTAL_NEW = 100_000
+TARGET_INCREMENTAL_RATIO = 1.5
+
+
+def prepare_spread(events: int, days: int, seed: int = DEFAULT_SEED, *, log: Any = print) -> RawZone:
+    """`events` deliveries spread evenly over `days` simulated days (chunk k = day k)."""
+    root = OUT / "raw" / f"{events}-over{days}d-seed{seed}"
+    if not (root / "manifest.json").exists():
+        per_day = events // days
+        chunks = [_chunk(seed, index, per_day + (events - per_day * days if index == days - 1 else 0), log=log)
+                  for index in range(days)]
+        _merge_chunks(root, chunks, seed)
+    info = json.loads((root / "manifest.json").read_text())
+    return RawZone(root, info["events"], info["objects"], info["bytes"], info["duplicates"], seed)
+
+
+def _merge_chunks(root: Path, chunks: list[Path], seed: int) -> None:
+    tmp = root.with_name(f".tmp-{root.name}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    totals: Counter[str] = Counter()
+    for chunk in chunks:
+        _link_tree(chunk / RAW_SUBDIR, tmp / RAW_SUBDIR)
+        info = json.loads((chunk / "manifest.json").read_text())
+        totals.update({k: info[k] for k in ("events", "objects", "bytes", "duplicates")})
+    (tmp / "manifest.json").write_text(json.dumps({**totals, "seed": seed, "chunks": [c.name for c in chunks]}))
+    shutil.rmtree(root, ignore_errors=True)
+    tmp.rename(root)
+
+
+def _batch_seconds(lake: Path, log: str) -> tuple[float, dict[str, StageRow]]:
+    run = run_sampled([*_ottlake(), "batch", "--lake", str(lake)], env={"COLUMNS": "250"}, log=log)
+    if run.returncode != 0:
+        raise _failed("ottlake batch", run, log)
+    stages = parse_stage_table(run.stdout)
+    return sum(row.seconds for row in stages.values()), stages
+
+
+def incremental(options: BenchOptions) -> list[Measurement]:
+    """INCREMENTAL_NEW new events (a day after the lake's last) appended to a lake that
+    holds `--events` (default 10M) spread over 30 days, beside the same new events into
+    an empty lake, in one run: the ratio of the two batches' seconds (target <= 1.5)."""
+    events = options.events or 10_000_000
+    say = lambda text: print(text, file=sys.stderr)  # noqa: E731
+    base_zone = prepare_spread(events, INCREMENTAL_DAYS, log=say)
+    new_chunk = _chunk(DEFAULT_SEED + 1, INCREMENTAL_DAYS, INCREMENTAL_NEW, log=say)
+    base = OUT / "lakes" / f"base-{base_zone.root.name}"
+    if not (base / "_built").exists():  # the old lake, built once and kept
+        shutil.rmtree(base, ignore_errors=True)
+        _link_tree(base_zone.objects_root, base / RAW_SUBDIR)
+        _batch_seconds(base, f"incremental-base-{events}")
+        (base / "_built").write_text("ok")
+    old = OUT / "lakes" / "incremental-old"
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.copytree(base, old)  # a copy: the run writes into it
+    _link_tree(new_chunk / RAW_SUBDIR, old / RAW_SUBDIR)
+    empty = OUT / "lakes" / "incremental-empty"
+    shutil.rmtree(empty, ignore_errors=True)
+    _link_tree(new_chunk / RAW_SUBDIR, empty / RAW_SUBDIR)
+    into_empty, _ = _batch_seconds(empty, "incremental-empty")
+    into_old, stages = _batch_seconds(old, "incremental-old")
+    ratio = into_old / into_empty
+    new = json.loads((new_chunk / "manifest.json").read_text())["events"]
+    note = f"{ratio:.2f}x the same events into an empty lake (target <= {TARGET_INCREMENTAL_RATIO:g}x)"
+    return [
+        Measurement(benchmark="incremental", case="new events into an empty lake", count=new, seconds=into_empty,
+                    note="sum of the batch's stages"),
+        Measurement(benchmark="incremental", case=f"new events into a lake of {events:,} over {INCREMENTAL_DAYS} days",
+                    count=new, seconds=into_old, note=note + "; " + ", ".join(
+                        f"{name} {row.seconds:.1f} s" for name, row in stages.items())),
+    ]
+
+
 # --- command line: preparing ahead, and the floors' subprocesses --------------------------
 
 

@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "sdk-throughput": "benchmarks.sdk_bench:throughput",
     "sdk-kinesis": "benchmarks.sdk_bench:kinesis",
     "batch": "benchmarks.batch_bench:batch",
+    "incremental": "benchmarks.batch_bench:incremental",
 }
 
 

@@ -1,9 +1,9 @@
 """Whether a lake is there: the check every command that reads one makes first.
 
 Core, beside the settings: it knows the layout (schemas.layout) and asks a probe
-what a path is, so that the same rule serves a local folder (`local_kind`), S3
-through boto3 (`s3_probe`) and Spark's Hadoop file systems
-(spark_jobs.spark.hadoop_kind).
+what a path is, so that the same rule serves a local folder (`local_kind`), and S3
+through boto3 (`s3_probe`, with the settings' endpoint) or through pyarrow's file
+systems (`arrow_kind`, where no settings are at hand: a job on EMR).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from ottlake.errors import ConfigError, LakeNotFound
+from ottlake.errors import LakeNotFound
 from schemas.layout import RAW_PREFIX, Lake
 
 PathKind = Literal["folder", "file", "missing"]
@@ -42,16 +42,24 @@ def s3_probe(client: Any) -> Probe:
     return kind
 
 
+def arrow_kind(path: str) -> PathKind:
+    """What a path is, through pyarrow's file systems (an s3:// prefix with objects is
+    a folder; credentials from the default AWS chain, as on EMR), imported only here."""
+    from pyarrow import fs
+
+    filesystem, inner = fs.FileSystem.from_uri(path)
+    kind = filesystem.get_file_info(inner).type
+    return "folder" if kind == fs.FileType.Directory else "file" if kind == fs.FileType.File else "missing"
+
+
 def require(lake: Lake, probe: Probe | None = None) -> None:
     """LakeNotFound, naming the path and what is missing, unless the lake root is a
     folder with a raw zone. Every command that reads a lake checks this before it
     creates anything, so that a mistyped `--lake` never leaves a new folder behind
     (an existing lake with nothing new in its raw zone is fine). `probe` says what a
-    path is; local paths by default."""
+    path is; by default, local_kind for a local lake and arrow_kind for a remote one."""
     if probe is None:
-        if not lake.is_local:
-            raise ConfigError(f"lake {lake.root}: checking a remote lake needs a probe (Spark's or S3's)")
-        probe = local_kind
+        probe = local_kind if lake.is_local else arrow_kind
     kind = probe(lake.root)
     if kind == "missing":
         raise LakeNotFound(f"lake {lake.root} does not exist (no such folder): check --lake or OTTLAKE_LAKE")

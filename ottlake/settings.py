@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     alert_rules: Path | None = None
     alert_webhook_url: str | None = None
 
+    # Batch (spark_jobs/): how far back a run looks (spark_jobs.jobs.common.Bounds):
+    # the raw zone's hours before the newest consumed one, and the longest play session.
+    raw_lookback_hours: float = Field(default=6.0, gt=0)
+    max_session_hours: float = Field(default=48.0, gt=0)
+
     # Data-quality gates (quality/): the share of a run's raw lines quarantined
     # above which the raw gate fails.
     quality_max_quarantine_share: float = Field(default=0.05, ge=0, le=1)

@@ -287,6 +287,10 @@ RAW_OBJECTS = Table(
         Column("modified_ms", "long", False),  # its write time then (epoch ms)
         Column("run_id", "string", False),
         Column("consumed_at", "timestamp", False),
+        # Its arrival hour by its key (null outside the layout): the runs after read
+        # only the recent ones, skipping older files by Delta's statistics. Added in
+        # 2026-12 (a lake made before gains it with its next append, null in old rows).
+        Column("arrival_hour", "timestamp", True),
     ),
 )
 MARKS = Table(

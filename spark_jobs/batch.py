@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyspark.sql import SparkSession
 
@@ -12,9 +13,9 @@ from ottlake import lakes
 from ottlake.errors import ConfigError, JobError, OttlakeError
 from quality.gate import GateRun, recorded
 from schemas.layout import Lake
+from spark_jobs import delta_io
 from spark_jobs.jobs import aggregates, bronze, sessions, viewers
-from spark_jobs.jobs.common import DateRange, StageReport, Window
-from spark_jobs.spark import hadoop_kind
+from spark_jobs.jobs.common import Bounds, DateRange, StageReport, Window
 
 STAGES: tuple[tuple[str, Callable[..., StageReport]], ...] = (
     ("bronze", bronze.run),
@@ -39,6 +40,7 @@ def run_batch(
     *,
     window: Window = Window(),
     recompute: DateRange | None = None,
+    bounds: Bounds = Bounds(),
     gates: GateRun | None = None,
     on_stage: Callable[[str], None] = lambda _name: None,
 ) -> BatchReport:
@@ -52,13 +54,13 @@ def run_batch(
     Nothing is created when the lake is not there (ottlake.lakes.require)."""
     import time
 
-    lakes.require(lake, hadoop_kind(spark))
+    lakes.require(lake)
     stages = STAGES
-    options: dict[str, DateRange] = {}
+    options: dict[str, Any] = {"bounds": bounds}
     if recompute is not None:
-        if hadoop_kind(spark)(lake.bronze) != "folder":
+        if delta_io.is_missing(spark, lake.bronze):
             raise ConfigError(f"lake {lake.root} has no bronze table to recompute from: run `ottlake batch` first")
-        stages, options = STAGES[1:], {"recompute": recompute}
+        stages, options = STAGES[1:], {**options, "recompute": recompute}
     gates = gates or GateRun.new()
     report = BatchReport(gates.run_id)
     gates.prepare(lake)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -81,47 +82,45 @@ def parquet_statistics_only(spark: SparkSession, columns: Sequence[str]) -> Iter
                 spark.conf.set(key, value)
 
 
-def snapshot(spark: SparkSession, path: str) -> Any:
-    """The Delta table's latest snapshot (the JVM's `Snapshot`), brought up to date
-    by listing its log. Its version, files count and metadata come from the log
-    alone: asked through `DeltaTable.history` or `detail`, each was a Spark job
-    (0.1-0.2 s warm, 1-5 s in a fresh JVM; the snapshot's answers take ~10 ms).
-    `startTransaction` is the JVM API's stable way to an updated snapshot; the
-    transaction is dropped unused."""
-    log = spark._jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
-    return log.startTransaction().snapshot()
+@dataclass(frozen=True)
+class TableState:
+    """What names one state of one table (its id survives nothing but the table: a
+    table dropped and made again at the same path has another), and its file count."""
+
+    id: str
+    version: int
+    files: int
+
+
+def table_state(spark: SparkSession, path: str) -> TableState:
+    """The table's id, latest version and number of data files, through Delta's public
+    API (DESCRIBE DETAIL and DESCRIBE HISTORY: two small Spark jobs)."""
+    from delta.tables import DeltaTable
+
+    table = DeltaTable.forPath(spark, path)
+    detail = table.detail().select("id", "numFiles").first()
+    version = table.history(1).select("version").first()[0]
+    return TableState(str(detail["id"]), int(version), int(detail["numFiles"]))
 
 
 def current_version(spark: SparkSession, path: str) -> int:
-    return int(snapshot(spark, path).version())
+    from delta.tables import DeltaTable
 
-
-def table_id(spark: SparkSession, path: str) -> tuple[str, int]:
-    """(the table's id, its version): what names one state of one table, even when
-    a table is dropped and made again at the same path."""
-    return snapshot_id(snapshot(spark, path))
-
-
-def snapshot_id(current: Any) -> tuple[str, int]:
-    """table_id of a snapshot already taken."""
-    return str(current.metadata().id()), int(current.version())
+    return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
 
 
 def is_empty(spark: SparkSession, path: str) -> bool:
-    return file_count(snapshot(spark, path)) == 0
+    """No data files (a table just made, or every row deleted and vacuumed)."""
+    from delta.tables import DeltaTable
+
+    return int(DeltaTable.forPath(spark, path).detail().select("numFiles").first()[0]) == 0
 
 
-def file_count(current: Any) -> int:
-    """The number of data files of a snapshot (the JVM's `Snapshot`): from its
-    version's checksum file when the writer left one (the Delta protocol's Version
-    Checksum File, whose numFiles every Delta writer that writes it must fill),
-    else from the log's state. `Snapshot.numOfFiles` rebuilds the state with a
-    Spark job even when the checksum is there: 1.1-1.2 s for a table just made
-    (4 s for the first in a fresh JVM), against ~10 ms for the checksum."""
-    checksum = current.checksumOpt()
-    if checksum.isDefined():
-        return int(checksum.get().numFiles())
-    return int(current.numOfFiles())
+def is_missing(spark: SparkSession, path: str) -> bool:
+    """No Delta table at `path`."""
+    from delta.tables import DeltaTable
+
+    return not DeltaTable.isDeltaTable(spark, path)
 
 
 def read_table(spark: SparkSession, path: str) -> DataFrame:
@@ -173,7 +172,8 @@ def merge_rows(
         return
     source = fresh.select(*columns).withColumn(_OP, F.lit(_UPSERT))
     if replace_scope is not None:
-        source = source.unionByName(_stale_keys(target.toDF(), fresh, keys, replace_scope), allowMissingColumns=True)
+        stale = _stale_keys(_pruned(target.toDF(), prune), fresh, keys, replace_scope)
+        source = source.unionByName(stale, allowMissingColumns=True)
 
     condition = " AND ".join([f"t.`{k}` <=> s.`{k}`" for k in keys] + _prune_sql(prune))
     assign = {f"`{c}`": f"s.`{c}`" for c in columns}
@@ -203,7 +203,7 @@ def replace_scope(
     replace_scope), and nothing at all when no row differs: a recompute that finds
     the table right leaves no commit. The number of rows upserted or deleted."""
     target = read_table(spark, path)
-    current = target.join(scope, on=list(scope.columns), how="left_semi").select(*target.columns)
+    current = _pruned(target, prune).join(scope, on=list(scope.columns), how="left_semi").select(*target.columns)
     rows = fresh.select(*target.columns)
     changed = rows.exceptAll(current).count() + current.select(*keys).exceptAll(rows.select(*keys)).count()
     if changed:
@@ -219,110 +219,11 @@ def compact(spark: SparkSession, path: str) -> None:
     DeltaTable.forPath(spark, path).optimize().executeCompaction()
 
 
-class StagedAppend:
-    """An append whose data files are written into the table's folder but not yet
-    committed: no Delta reader sees them until `commit` (write, audit, publish).
-
-    `frame` reads exactly the written files (Parquet, with the table's schema and
-    partition values), so a gate can check the rows as they will be published and
-    read only the columns it needs, instead of recomputing the source frame once
-    a query. `abort` deletes the files; files left by a process that died in
-    between are not in the log, and VACUUM removes them like any unreferenced file.
-
-    Delta's own transaction does the work (DeltaLog.startTransaction, writeFiles,
-    commit: the steps of a DataFrame append, with the audit between them); it has
-    read the whole table, so a commit by another writer since makes this one fail
-    (ConcurrentAppendException) instead of appending blindly beside it.
-    """
-
-    def __init__(self, spark: SparkSession, path: str, transaction: Any, actions: Any, partition_by: Sequence[str]):
-        self._spark, self._path, self._txn, self._actions = spark, path, transaction, actions
-        self._partition_by = list(partition_by)
-        self.frame = _files_frame(spark, path, transaction, actions)
-
-    @property
-    def rows(self) -> int:
-        """The rows written, as the files' statistics count them (counted when a
-        session collects no statistics)."""
-        counts = [action.numLogicalRecords() for action in _each(self._actions)]
-        if all(count.isDefined() for count in counts):
-            return sum(int(count.get()) for count in counts)
-        return self.frame.count()
-
-    def commit(self) -> int:
-        """Publish the files in one commit; the table's new version."""
-        jvm = self._spark._jvm
-        scala = _Scala(jvm)
-        none = scala.none()
-        write = getattr(jvm.org.apache.spark.sql.delta, "DeltaOperations$Write")(
-            jvm.org.apache.spark.sql.SaveMode.Append, scala.some(scala.seq(self._partition_by)),
-            none, none, none, none, none, none, none)
-        return int(self._txn.commit(self._actions, write))
-
-    def abort(self) -> None:
-        """Delete the written files (nothing was committed)."""
-        from spark_jobs.spark import hadoop_path
-
-        log = self._txn.deltaLog()
-        filesystem, _ = hadoop_path(self._spark, self._path)
-        for action in _each(self._actions):
-            filesystem.delete(action.absolutePath(log), False)
-
-
-def stage_append(spark: SparkSession, path: str, fresh: DataFrame) -> StagedAppend | None:
-    """Write `fresh` (the table's columns) as an append into the empty table at
-    `path`, without committing (StagedAppend); None when the table has rows, whose
-    keys a merge must match instead."""
-    jvm = spark._jvm
-    log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
-    transaction = log.startTransaction()
-    snapshot = transaction.snapshot()
-    if file_count(snapshot) != 0:
-        return None
-    transaction.readWholeTable()
-    columns = [field.name for field in read_table(spark, path).schema.fields]
-    partition_by = [str(name) for name in _Scala(jvm).list(snapshot.metadata().partitionColumns())]
-    actions = transaction.writeFiles(fresh.select(*columns)._jdf)
-    return StagedAppend(spark, path, transaction, actions, partition_by)
-
-
-def _files_frame(spark: SparkSession, path: str, transaction: Any, actions: Any) -> DataFrame:
-    """The rows of `actions`' files (AddFile each: an append writes nothing else)."""
-    kinds = {action.getClass().getSimpleName() for action in _each(actions)}
-    if kinds - {"AddFile"}:
-        from ottlake.errors import JobError
-
-        raise JobError(f"staged append to {path} wrote {sorted(kinds)} actions, expected AddFile only")
-    scala = _Scala(spark._jvm)
-    return DataFrame(transaction.deltaLog().createDataFrame(transaction.snapshot(), actions, False, scala.none()),
-                     spark)
-
-
-def _each(actions: Any) -> list[Any]:
-    """The elements of a Scala Seq of Delta actions, through py4j."""
-    return [actions.apply(index) for index in range(actions.size())]
-
-
-class _Scala:
-    """Scala values for Delta's JVM API, through py4j."""
-
-    def __init__(self, jvm: Any) -> None:
-        self._jvm = jvm
-
-    def none(self) -> Any:
-        return self._jvm.scala.Option.apply(None)
-
-    def some(self, value: Any) -> Any:
-        return self._jvm.scala.Option.apply(value)
-
-    def seq(self, values: Sequence[Any]) -> Any:
-        items = self._jvm.java.util.ArrayList()
-        for value in values:
-            items.add(value)
-        return self._jvm.scala.jdk.javaapi.CollectionConverters.asScala(items).toList()
-
-    def list(self, seq: Any) -> list[Any]:
-        return list(self._jvm.scala.jdk.javaapi.CollectionConverters.asJava(seq))
+def _pruned(rows: DataFrame, prune: Mapping[str, Sequence[Any]] | None) -> DataFrame:
+    """`rows` in the partitions `prune` names only (a filter Spark prunes files by)."""
+    for column, values in (prune or {}).items():
+        rows = rows.where(F.col(column).isin(sorted(set(values))))
+    return rows
 
 
 def _stale_keys(target: DataFrame, fresh: DataFrame, keys: Sequence[str], scope: DataFrame) -> DataFrame:

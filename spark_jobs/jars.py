@@ -37,16 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from ottlake.errors import JobError
+from ottlake.platform import DELTA_ARTIFACT, DELTA_VERSION
 
-# The jar line that matches pyspark 4.1 (Spark binary 4.1, Scala 2.13). Pinned.
-# The Python package is delta-spark 4.4.1, but Maven Central as reached here serves
-# io.delta:delta-spark_4.1_2.13 only up to 4.4.0 (4.4.1 answers 404, checked with
-# its maven-metadata.xml); a patch release keeps the JVM API the Python wrapper
-# calls, and tests/unit/test_spark_session.py round-trips a Delta table through
-# both. Bump this to the Python package's version once Central serves it.
+# Delta's jars for the platform's Spark line and Scala (ottlake.platform: the EMR
+# release's own versions), the same version as the delta-spark Python package.
 DELTA_GROUP = "io.delta"
-DELTA_ARTIFACT = "delta-spark_4.1_2.13"
-DELTA_VERSION = "4.4.0"
 # Pinned too, so that the resolution does not depend on Maven's bundled default.
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
@@ -73,6 +68,9 @@ class Coordinates:
 
 
 DELTA = Coordinates()
+# JUnit's console launcher, for the Java code's own tests (tests/java, `junit` below).
+JUNIT = Coordinates("org.junit.platform", "junit-platform-console-standalone", "6.1.3")
+JAVA_TESTS = REPO_ROOT / "tests" / "java"
 
 
 def jars_dir(cache: Path = DEFAULT_CACHE, coords: Coordinates = DELTA) -> Path:
@@ -120,7 +118,25 @@ def own_jar(cache: Path = DEFAULT_CACHE, sources: Path = JAVA_SOURCES) -> Path:
     jar = folder / OWN_JAR
     if manifest.get("sources") != _sources_digest(sources) or not jar.is_file():
         raise JobError(f"{jar} is missing or older than {sources}: run `{BUILD_COMMAND}` (part of the install step)")
+    if manifest.get("spark") != compiled_against()["spark.version"]:
+        raise JobError(f"{jar} was compiled for Spark {manifest.get('spark')}, and pyspark here is "
+                       f"{compiled_against()['spark.version']}: run `{BUILD_COMMAND}`")
     return jar
+
+
+# Written into the jar beside OttlakeExtensions.class, which compares it with the
+# session's Spark and Scala (and refuses another Spark in one line).
+BUILD_INFO = "io/ottlake/spark/build.properties"
+
+
+def compiled_against() -> dict[str, str]:
+    """The Spark and Scala the jar is compiled against: the installed pyspark's
+    (its version, and the binary version of its scala-library jar)."""
+    import pyspark
+
+    scala = next(Path(pyspark.__file__).parent.joinpath("jars").glob("scala-library-*.jar"))
+    full = scala.name.removeprefix("scala-library-").removesuffix(".jar")
+    return {"spark.version": pyspark.__version__, "scala.binary.version": ".".join(full.split(".")[:2])}
 
 
 def session_jars(cache: Path = DEFAULT_CACHE) -> list[Path]:
@@ -160,13 +176,40 @@ def build(cache: Path = DEFAULT_CACHE, sources: Path = JAVA_SOURCES, *, run: Run
         out.mkdir()
         with zipfile.ZipFile(out / OWN_JAR, "w", zipfile.ZIP_DEFLATED) as jar:
             jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nCreated-By: ottlake\n")
+            built = compiled_against()
+            jar.writestr(BUILD_INFO, "".join(f"{key}={value}\n" for key, value in built.items()))
             for path in sorted(classes.rglob("*.class")):
                 jar.write(path, str(path.relative_to(classes)))
-        _write_manifest(out, {"sources": _sources_digest(sources)})
+        _write_manifest(out, {"sources": _sources_digest(sources), "spark": built["spark.version"]})
         if folder.exists():
             shutil.rmtree(folder)
         out.rename(folder)
     return folder / OWN_JAR
+
+
+def junit(cache: Path = DEFAULT_CACHE, tests: Path = JAVA_TESTS, *, run: Runner = subprocess.run) -> int:
+    """Compile the Java tests against ottlake's jar, Spark's and JUnit's, and run them
+    with JUnit's console launcher; its exit code (0 when every test passed)."""
+    import pyspark
+
+    java_home = os.environ.get("JAVA_HOME")
+    bin_dir = Path(java_home) / "bin" if java_home else None
+    javac = str(bin_dir / "javac") if bin_dir else shutil.which("javac") or "javac"
+    java = str(bin_dir / "java") if bin_dir else shutil.which("java") or "java"
+    (launcher,) = jar_paths(cache, JUNIT)
+    spark_jars = sorted(Path(pyspark.__file__).parent.joinpath("jars").glob("*.jar"))
+    classpath = [own_jar(cache), *spark_jars]
+    with tempfile.TemporaryDirectory(prefix="ottlake-junit-") as tmp:
+        classes = Path(tmp) / "classes"
+        compiled = run([javac, "--release", JAVA_RELEASE, "-nowarn", "-d", str(classes), "-cp",
+                        os.pathsep.join(map(str, [launcher, *classpath])), *map(str, _java_sources(tests))],
+                       capture_output=True, text=True, check=False)
+        if compiled.returncode != 0:
+            raise JobError(f"javac could not compile {tests}:\n{(compiled.stdout + compiled.stderr).strip()}")
+        result = run([java, "-jar", str(launcher), "execute", "--disable-banner", "--details=tree",
+                      "--class-path", os.pathsep.join(map(str, [classes, *classpath])), "--scan-class-path",
+                      str(classes)], check=False)
+    return int(result.returncode)
 
 
 def shipped_artifact_ids(spark_jars: Path | None = None) -> list[str]:
@@ -294,20 +337,24 @@ def _sha256(path: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spark_jobs.jars", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("fetch", "resolve Delta's jars unless already there"),
+    for name, text in (("fetch", "resolve Delta's jars and JUnit's unless already there"),
                        ("build", "compile ottlake's jar unless it is current"),
+                       ("junit", "compile and run the Java code's JUnit tests (tests/java)"),
                        ("path", "print the jars a local session loads")):
         command = sub.add_parser(name, help=text)
         command.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="cache folder")
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
-            before = _complete(jars_dir(args.cache), DELTA)
-            paths = fetch(args.cache)
-            state = "already present" if before is not None else "fetched"
-            print(f"{DELTA}: {len(paths)} jars {state} in {jars_dir(args.cache)}")
+            for coords in (DELTA, JUNIT):
+                before = _complete(jars_dir(args.cache, coords), coords)
+                paths = fetch(args.cache, coords, exclude=None if coords is DELTA else [])
+                state = "already present" if before is not None else "fetched"
+                print(f"{coords}: {len(paths)} jars {state} in {jars_dir(args.cache, coords)}")
         elif args.command == "build":
             print(f"ottlake's jar: {build(args.cache)}")
+        elif args.command == "junit":
+            return junit(args.cache)
         else:
             print(",".join(str(path) for path in session_jars(args.cache)))
     except JobError as exc:

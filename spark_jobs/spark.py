@@ -10,9 +10,9 @@ cluster provides master, memory, parallelism, the UI and Delta's jars
 jar travels with the step (`spark-submit --jars`), as the code does.
 
 Both modes set what the jobs' results depend on: UTC as the session time zone
-(session_date and the hourly grain are UTC, qoe-metrics.md section 2) and Delta's
-SQL extension and catalog (setting them where spark-defaults already does is
-harmless: same values).
+(session_date and the hourly grain are UTC, qoe-metrics.md section 2), Delta's SQL
+extension and catalog, and ottlake's extension (its SQL functions, registered by
+OttlakeExtensions in every session that names it).
 
 Nothing here runs at import time; `pyspark` itself is imported only when a session
 is asked for.
@@ -20,7 +20,8 @@ is asked for.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -28,15 +29,18 @@ from spark_jobs import jars
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
-    from pyspark.sql.types import DataType
 
 Mode = Literal["local", "emr"]
 
 # Errors only, on stderr (the JVM's INFO/WARN start-up chatter would bury the CLI's output).
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 
+# ottlake's SQL functions (the line check, the play-session fold) come with its jar
+# through a SparkSessionExtensions provider, Spark's supported way to add functions to
+# every session by configuration alone: the same setting serves spark-submit on EMR.
+OTTLAKE_EXTENSIONS = "io.ottlake.spark.OttlakeExtensions"
 DELTA_CONF: dict[str, str] = {
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.extensions": f"io.delta.sql.DeltaSparkSessionExtension,{OTTLAKE_EXTENSIONS}",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
 }
 COMMON_CONF: dict[str, str] = {
@@ -95,115 +99,65 @@ def session_conf(mode: Mode = "local", *, jars_cache: Path = jars.DEFAULT_CACHE)
     return {**COMMON_CONF, **LOCAL_CONF, "spark.jars": ",".join(str(path) for path in local_jars)}
 
 
-def hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
-    """(Hadoop FileSystem, Path) for `path`, through the session's Hadoop
-    configuration: the same calls for a local folder and S3."""
-    target = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path)
-    return target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), target
-
-
-def hadoop_kind(spark: SparkSession) -> Callable[[str], str]:
-    """A probe for ottlake.lakes.require: what a path is (folder, file or missing),
-    through Hadoop's FileSystem, so that S3 lakes are checked as local ones."""
-    def kind(path: str) -> str:
-        filesystem, target = hadoop_path(spark, path)
-        if not filesystem.exists(target):
-            return "missing"
-        return "folder" if filesystem.getFileStatus(target).isDirectory() else "file"
-
-    return kind
-
-
-KERNEL_EXPRESSION = "io.ottlake.spark.KernelExpression"
-
-
-def register_java_expression(spark: SparkSession, name: str, class_name: str, return_type: DataType,
-                             *args: Any) -> None:
-    """Make the Java function `class_name` (a KernelExpression.Kernel of ottlake's
-    jar), built with `args`, callable as `name(first, second)`, returning
-    `return_type`: a Catalyst expression that hands Spark its internal values
-    itself, where a UDF's Java values are converted value by value
-    (KernelExpression.java). JobError when the session does not have the jar, or
-    when the class refuses `args` (its message says why)."""
-    from pyspark.errors.exceptions.captured import CapturedException
-
+def require_function(spark: SparkSession, name: str) -> None:
+    """JobError, saying how to get it, when `spark` lacks ottlake's function `name`
+    (its jar is not on the class path, or OTTLAKE_EXTENSIONS not in spark.sql.extensions)."""
     from ottlake.errors import JobError
 
-    java_class = _java_class(spark, class_name)
-    try:
-        kernel = java_class(*args)
-    except CapturedException as exc:  # what PySpark makes of the constructor's exception
-        raise JobError(f"{class_name}: {str(exc).splitlines()[0]}") from None
-    data_type = spark._jsparkSession.parseDataType(return_type.json())
-    _java_class(spark, KERNEL_EXPRESSION).register(spark._jsparkSession, name, kernel, data_type)
+    if not spark.catalog.functionExists(name):
+        raise JobError(
+            f"the SQL function {name} is missing: ottlake's jar is not in this session (local: run "
+            f"`{jars.BUILD_COMMAND}`; EMR: pass the jar with --jars and add {OTTLAKE_EXTENSIONS} to "
+            "spark.sql.extensions)"
+        )
 
 
-def is_in(spark: SparkSession, column: Column, values: Sequence[str]) -> Column:
-    """`column IN values` for many strings (Spark makes it a hash-set lookup).
+def is_in(column: str, values: Sequence[str]) -> Column:
+    """`column IN values` for many strings (`column` a SQL name), as one SQL expression: Spark makes it a
+    hash-set lookup, and a test of a file source's `_metadata.file_path` prunes the
+    files before they are read.
 
     PySpark's `Column.isin` makes a literal of each value with a call to the JVM of
-    its own: the 26,614 raw objects of 10M events took 11 s. Here the values cross
-    in one batch, as a one-column frame of `spark` the JVM collects into the list it
-    tests against (~1 s, with the job that collects them)."""
+    its own (the 26,614 raw objects of 10M events took 11 s); the SQL text crosses in
+    one call and Spark's parser reads the list."""
+    from pyspark.sql import functions as F
+
     if not values:
-        from pyspark.sql import functions as F
-
         return F.lit(False)
-    frame = spark.createDataFrame([(value,) for value in values], "value string")
-    listed = getattr(frame._jdf, "as")(spark._jvm.org.apache.spark.sql.Encoders.STRING()).collectAsList()
-    return type(column)(column._jc.isInCollection(listed))
+    quoted = ", ".join("'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'" for value in values)
+    return F.expr(f"{column} IN ({quoted})")
 
 
-def shuffle_stage(frame: DataFrame, *columns: str | Column) -> DataFrame:
-    """`frame` computed now, once, hash-partitioned by `columns` and kept as the
-    shuffle's files; the frame returned reads them (ShuffleStage.java: why, and how
-    it compares with persisting or storing Parquet). An action: the rows are
-    computed by this call."""
-    return observed_shuffle_stage(frame, columns, {})[0]
+@dataclass(frozen=True)
+class Stored:
+    frame: DataFrame  # reads the stored rows; `unpersist` it when done
+    rows: int
+    metrics: dict[str, Any]  # JSON values (a date is its ISO text)
 
 
-def observed_shuffle_stage(frame: DataFrame, columns: Sequence[str | Column],
-                           metrics: Mapping[str, Column]) -> tuple[DataFrame, dict[str, Any]]:
-    """shuffle_stage, and the aggregates `metrics` ({name: aggregate column}) of
-    `frame`'s rows, computed as they are stored (Dataset.observe: no pass of their
-    own), as JSON values (a date is its ISO text).
+def stored(frame: DataFrame, metrics: Mapping[str, Column] | None = None) -> Stored:
+    """`frame` computed now, once, and kept on the executors' disks
+    (`persist(DISK_ONLY)`): the queries that follow read it instead of computing it
+    again; its rows counted; and the aggregates `metrics` ({name: aggregate column})
+    of its rows, observed while it is stored (`DataFrame.observe` with an
+    Observation: no pass of their own).
 
     Like any accumulator of a map stage, the metrics would count a task twice if
-    Spark re-ran it (an executor lost while the stage ran): a caller that can
-    check them against a count of its own should (bronze: the rows it writes)."""
+    Spark re-ran it (an executor lost while the stage ran): a caller that can check
+    them against a count of its own should (bronze: the rows it writes)."""
     import json
+    from datetime import date
 
-    from pyspark.sql import DataFrame as Frame
+    from pyspark import StorageLevel
+    from pyspark.sql import Observation
 
-    spark = frame.sparkSession
-    stage = _java_class(spark, "io.ottlake.spark.ShuffleStage")
-    if metrics:
-        frame = frame.observe(_METRICS, *(column.alias(name) for name, column in metrics.items()))
-    source = frame.repartition(*columns)._jdf
-    stored = Frame(stage.of(source), spark)
-    observed = stage.observed(source, _METRICS) if metrics else None
-    return stored, ({} if observed is None else json.loads(observed))
-
-
-_METRICS = "ottlake_stage_metrics"
-
-
-def _java_class(spark: SparkSession, class_name: str) -> Any:
-    """The class `class_name` of ottlake's jar, through py4j; JobError when the
-    session does not have the jar."""
-    from py4j.java_gateway import JavaClass
-
-    from ottlake.errors import JobError
-
-    java_class = spark._jvm
-    for part in class_name.split("."):
-        java_class = getattr(java_class, part)
-    if not isinstance(java_class, JavaClass):
-        raise JobError(
-            f"{class_name} is not on the session's class path: ottlake's jar is missing (local: run "
-            f"`{jars.BUILD_COMMAND}`; EMR: pass it to spark-submit with --jars)"
-        )
-    return java_class
+    observation = Observation("ottlake_stored") if metrics else None
+    if observation is not None:
+        frame = frame.observe(observation, *(column.alias(name) for name, column in (metrics or {}).items()))
+    kept = frame.persist(StorageLevel.DISK_ONLY)
+    rows = kept.count()
+    observed = dict(observation.get) if observation is not None else {}
+    return Stored(kept, rows, json.loads(json.dumps(observed, default=lambda v: v.isoformat() if isinstance(v, date) else v)))
 
 
 def build_session(
@@ -222,7 +176,19 @@ def build_session(
     """
     from pyspark.sql import SparkSession
 
+    from ottlake.errors import JobError
+
     builder = SparkSession.builder.appName(app_name)
     for key, value in {**session_conf(mode, jars_cache=jars_cache), **(conf or {})}.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # py4j's wrapping of the JVM's refusal
+        refusal = next((line for line in str(exc).splitlines() if _REFUSAL in line), None)
+        if refusal is None:
+            raise
+        raise JobError(refusal[refusal.index(_REFUSAL):]) from None
+
+
+# How OttlakeExtensions refuses a session whose Spark is not the one its jar was built for.
+_REFUSAL = "ottlake's jar was compiled for Spark"

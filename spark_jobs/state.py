@@ -21,31 +21,22 @@ marks; blind appends beside it do not conflict with it).
 
 The marks are read once a process: the rows of the version read (or written by
 this process) are kept, and used while the table is still at that version (the
-table's id and version, from its log: ~10 ms). Read anew by each stage, they and the
-input versions cost a 10M-event batch ~11 s (a new snapshot after every mark written,
-then a Spark job).
+table's id and version, through Delta's public DESCRIBE DETAIL and DESCRIBE HISTORY).
+Read anew by each stage, they and the input versions cost a 10M-event batch ~11 s (a
+new snapshot after every mark written, then a Spark job).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import types as T
+from pyspark.sql import functions as F
 
 from schemas.layout import Lake
 from spark_jobs.columns import MARKS_SCHEMA, RAW_OBJECTS_SCHEMA
-from spark_jobs.delta_io import (
-    compact,
-    ensure_table,
-    file_count,
-    is_empty,
-    read_table,
-    snapshot,
-    snapshot_id,
-)
+from spark_jobs.delta_io import TableState, compact, ensure_table, is_empty, is_missing, read_table, table_state
 from spark_jobs.raw import RawObject
 
 
@@ -55,21 +46,44 @@ class Mark:
     watermark_ms: int | None
 
 
-def new_objects(spark: SparkSession, lake: Lake, listed: list[RawObject]) -> list[RawObject]:
-    """The listed objects not consumed before (or changed since)."""
+def new_objects(spark: SparkSession, lake: Lake, listed: list[RawObject], *,
+                since: datetime | None = None) -> list[RawObject]:
+    """The listed objects not consumed before (or changed since). With `since` (the
+    listing's first arrival hour), only the records of objects from that hour on are
+    read: Delta skips the files of older ones by their statistics."""
     path = lake.state("raw_objects")
     ensure_table(spark, path, RAW_OBJECTS_SCHEMA)
     if is_empty(spark, path):  # a first run: nothing to read
         return list(listed)
-    seen = {(row.path, row.size, row.modified_ms)
-            for row in read_table(spark, path).select("path", "size", "modified_ms").collect()}
+    records = read_table(spark, path)
+    if since is not None and ARRIVAL_HOUR in records.columns:
+        hour = F.col(ARRIVAL_HOUR)
+        records = records.where((hour >= F.lit(since.replace(tzinfo=UTC))) | hour.isNull())
+    seen = {(row.path, row.size, row.modified_ms) for row in records.select("path", "size", "modified_ms").collect()}
     return [obj for obj in listed if (obj.path, obj.size, obj.modified_ms) not in seen]
+
+
+ARRIVAL_HOUR = "arrival_hour"
+
+
+def last_consumed_hour(spark: SparkSession, lake: Lake) -> datetime | None:
+    """The newest arrival hour among the consumed objects (None before the first
+    run, or when no record has one): Delta answers a max from its statistics."""
+    path = lake.state("raw_objects")
+    if is_missing(spark, path):
+        return None
+    records = read_table(spark, path)
+    if ARRIVAL_HOUR not in records.columns:
+        return None
+    newest = records.agg(F.unix_micros(F.max(ARRIVAL_HOUR))).first()[0]
+    return None if newest is None else datetime.fromtimestamp(newest / 1e6, UTC).replace(tzinfo=None)
 
 
 def record_objects(spark: SparkSession, lake: Lake, objects: list[RawObject], *, run_id: str, at: datetime) -> None:
     if not objects:
         return
-    rows = [(o.path, o.size, o.modified_ms, run_id, at) for o in objects]
+    rows = [(o.path, o.size, o.modified_ms, run_id, at, o.arrival_hour and o.arrival_hour.replace(tzinfo=UTC))
+            for o in objects]
     # Appended, not merged: the objects are the ones `new_objects` found unrecorded,
     # and a copy recorded twice (two runs racing over one object) is harmless, as
     # `new_objects` takes the set. The MERGE cost 2.3-2.8 s warm (11 s in a fresh
@@ -85,7 +99,8 @@ def write_mark(spark: SparkSession, lake: Lake, job: str, mark: Mark, *, at: dat
     path = lake.state("marks")
     before = _marks(spark, lake)
     frame = spark.createDataFrame([(job, mark.input_version, mark.watermark_ms, at)], MARKS_SCHEMA)
-    table, version = snapshot_id(_append(spark, path, frame))
+    after = _append(spark, path, frame)
+    table, version = after.id, after.version
     if (table, version) == (before.table, before.version + 1):  # no other commit since the rows read: this one
         _MARKS[path] = _Marks(table, version, {**before.rows, job: latest([before.rows.get(job), mark])})
     else:
@@ -97,13 +112,14 @@ def write_mark(spark: SparkSession, lake: Lake, job: str, mark: Mark, *, at: dat
 COMPACT_FILES = 64
 
 
-def _append(spark: SparkSession, path: str, frame: DataFrame) -> Any:
+def _append(spark: SparkSession, path: str, frame: DataFrame) -> TableState:
     """Append `frame` to the state table at `path` (a blind append: no read of the
     table's files), then compact its files when there are more than COMPACT_FILES;
-    the table's snapshot right after the append."""
-    frame.write.format("delta").mode("append").save(path)
-    current = snapshot(spark, path)
-    if file_count(current) > COMPACT_FILES:
+    the table's state right after the append."""
+    # mergeSchema: a state table made before a column was added gains it here.
+    frame.write.format("delta").mode("append").option("mergeSchema", "true").save(path)
+    current = table_state(spark, path)
+    if current.files > COMPACT_FILES:
         compact(spark, path)
     return current
 
@@ -133,14 +149,14 @@ _MARKS: dict[str, _Marks] = {}
 def _marks(spark: SparkSession, lake: Lake) -> _Marks:
     path = lake.state("marks")
     ensure_table(spark, path, MARKS_SCHEMA)
-    current = snapshot(spark, path)
-    table, version = snapshot_id(current)
+    current = table_state(spark, path)
+    table, version = current.id, current.version
     kept = _MARKS.get(path)
     if kept is not None and (kept.table, kept.version) == (table, version):
         return kept
     # The rows of that version exactly (time travel), should another writer commit
     # meanwhile; none to read when it has no files (a first run).
-    rows = [] if file_count(current) == 0 else (
+    rows = [] if current.files == 0 else (
         spark.read.format("delta").option("versionAsOf", version).load(path).collect())
     history: dict[str, list[Mark | None]] = {}
     for row in rows:

@@ -7,7 +7,7 @@ import logging
 import click
 from rich.table import Table
 
-from ottlake.cli.common import console, lake_to_read, settings_from
+from ottlake.cli.common import console, err_console, lake_to_read, settings_from
 
 
 @click.command("batch")
@@ -30,7 +30,7 @@ def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None, rec
     from quality import docs
     from quality.gate import GateRun
     from spark_jobs.batch import run_batch
-    from spark_jobs.jobs.common import DateRange, Window
+    from spark_jobs.jobs.common import Bounds, DateRange, Window
     from spark_jobs.spark import build_session
 
     parsed_window, dates = Window.parse(window), DateRange.parse(recompute)
@@ -47,7 +47,7 @@ def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None, rec
     gates = GateRun.new(max_quarantine_share=settings.quality_max_quarantine_share)
     with console.status("starting Spark") as status:
         spark = build_session("local", app_name="ottlake-batch")
-        report = run_batch(spark, lake, window=parsed_window, recompute=dates, gates=gates,
+        report = run_batch(spark, lake, window=parsed_window, recompute=dates, bounds=Bounds.of(settings), gates=gates,
                            on_stage=lambda name: status.update(f"stage {name}"))
     table = Table(title=f"ottlake batch: {lake.root}", title_justify="left")
     table.add_column("stage", style="bold")
@@ -69,6 +69,8 @@ def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None, rec
     if dates is not None:
         console.print(f"recomputed session dates {dates}", markup=False, soft_wrap=True)
     for stage in report.stages:
+        for warning in stage.warnings:
+            err_console.print(f"warning ({stage.stage}): {warning}", markup=False, soft_wrap=True)
         for warning in stage.gate_warnings:
             console.print(f"gate warning ({stage.stage}): {warning}", markup=False)
     if any(stage.gate_seconds for stage in report.stages):

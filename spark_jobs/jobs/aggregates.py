@@ -22,7 +22,7 @@ from schemas.layout import Lake
 from schemas.tables import PS, QOE, QOE_DIMENSIONS
 from spark_jobs import delta_io, state
 from spark_jobs.columns import QOE_DAILY_SCHEMA, QOE_HOURLY_SCHEMA
-from spark_jobs.jobs.common import DateRange, StageReport, Window, run_job, utc_now
+from spark_jobs.jobs.common import Bounds, DateRange, StageReport, Window, run_job, utc_now
 from spark_jobs.transforms.aggregates import SESSION_COLUMNS, qoe_daily, qoe_hourly
 from spark_jobs.transforms.common import utc_hour
 
@@ -35,7 +35,7 @@ def ensure(spark: SparkSession, lake: Lake) -> None:
 
 
 def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun,
-        recompute: DateRange | None = None) -> StageReport:
+        recompute: DateRange | None = None, bounds: Bounds = Bounds()) -> StageReport:
     """The hours and days whose play sessions changed since the last run; with
     `recompute`, every hour and day of those dates (the job's mark then stays)."""
     ensure(spark, lake)
@@ -78,7 +78,15 @@ def _aggregate(spark: SparkSession, lake: Lake, gates: GateRun, report: StageRep
     try:
         for name, path, grain, aggregate, counter in grains:
             scope = scope_of(grain)
-            sessions = play_sessions.select(*SESSION_COLUMNS).withColumn(grain, _grain_column(grain))
+            sessions = play_sessions.select(*SESSION_COLUMNS)
+            if scope is not None:
+                # Only the partitions of the scope's days: a session's hour and day
+                # are its start's, whose date is its session_date.
+                scope = scope.persist()
+                gated.append(scope)
+                days = [row[0] for row in scope.select(F.to_date(grain).alias("day")).distinct().collect()]
+                sessions = sessions.where(F.col(PS.session_date).isin(days))
+            sessions = sessions.withColumn(grain, _grain_column(grain))
             if scope is not None:
                 sessions = sessions.join(scope, on=grain, how="left_semi")
             # Read from the table once: the aggregates and the totals gate's own sums

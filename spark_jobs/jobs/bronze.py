@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from pyspark import StorageLevel
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from ottlake.errors import JobError
 from quality import frames
@@ -25,14 +25,13 @@ from schemas.layout import Lake
 from schemas.tables import EVENT_DATE, EVENT_TIME, SOURCE_OBJECT
 from spark_jobs import delta_io, raw, state
 from spark_jobs.columns import BRONZE_SCHEMA, QUARANTINE_SCHEMA
-from spark_jobs.jobs.common import StageReport, Window, run_job
-from spark_jobs.spark import observed_shuffle_stage
+from spark_jobs.jobs.common import Bounds, StageReport, Window, run_job
+from spark_jobs.spark import stored
 from spark_jobs.transforms.bronze import (
     LINE,
     BronzeResult,
     Tally,
     bronze,
-    read_task,
     tally_metrics,
 )
 
@@ -51,30 +50,30 @@ def ensure(spark: SparkSession, lake: Lake) -> None:
     delta_io.ensure_table(spark, lake.quarantine, QUARANTINE_SCHEMA)
 
 
-def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun) -> StageReport:
+def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun,
+        bounds: Bounds = Bounds()) -> StageReport:
     ensure(spark, lake)
     report = StageReport(JOB)
-    listed = raw.in_window(raw.list_objects(spark, lake.raw), window.start, window.end)
-    todo = state.new_objects(spark, lake, listed)
+    todo = _new_objects(spark, lake, window, bounds, report)
     if not todo:
         report.note = "no new raw objects"
         return report
 
     ingest_ts = datetime.now(UTC)
     result = bronze(raw.read_lines(spark, lake.raw, todo), ingest_ts=ingest_ts)
-    # Parse and check the input once: every query after reads the checked rows back
-    # from the shuffle files this writes (spark.shuffle_stage). Stored as Parquet
-    # instead, the rows were encoded twice (here and in bronze's own files): at 3M
-    # events the Parquet cost 7-10 s over the checks, the shuffle files about
-    # nothing; persisted in Spark's cache, 20 s. Partitioned by the task that read
-    # them, so that bronze's files keep the rows of an object together and in
-    # arrival order (by a hash of the id, sessions then read bronze 15-20% slower).
-    # The tally's counts are observed as the rows are stored: no pass of their own.
-    stored, counted = observed_shuffle_stage(result.checked, [read_task()], tally_metrics())
-    result = result.staged(stored)
+    # Parse and check the input once: every query after reads the checked rows from
+    # the executors' disks (spark.stored: persist(DISK_ONLY), Spark's supported
+    # storage), in the partitions of the tasks that read them, so that bronze's files
+    # keep the rows of an object together and in arrival order (by a hash of the id,
+    # sessions then read bronze 15-20% slower). The tally's counts are observed as the
+    # rows are stored: no pass of their own.
+    checked = stored(result.checked, tally_metrics())
+    counted = checked.metrics
+    result = result.staged(checked.frame)
     # The dedup's repeated id hashes and losing copies, kept: the tally, the gate and
     # the append read them.
-    kept = [result.repeated.persist(StorageLevel.MEMORY_AND_DISK), result.losers.persist(StorageLevel.MEMORY_AND_DISK)]
+    kept = [checked.frame, result.repeated.persist(StorageLevel.MEMORY_AND_DISK),
+            result.losers.persist(StorageLevel.MEMORY_AND_DISK)]
     events = result.events
     try:
         tally = result.tally(counted)
@@ -86,7 +85,7 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
         run_counts = frames.run_counts(spark, tally.counts())
         report.add_gate(check(lake, suite=RAW.name, frame=run_counts, run=gates))
         with delta_io.parquet_statistics_only(spark, STATS_COLUMNS):  # bronze's writes, either way
-            inserted = _append(spark, lake, result, tally, report, gates)
+            inserted = _append(spark, lake, result, tally, report, gates, kept)
             if inserted is None:
                 report.add_gate(check(lake, suite=BRONZE.name, frame=result.gated(EVENT_ID_HASH_REPEATS), run=gates))
                 # A later copy of an event may carry a slightly different derived time:
@@ -116,29 +115,57 @@ def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: Ga
     return report
 
 
-def _append(spark: SparkSession, lake: Lake, result: BronzeResult, tally: Tally, report: StageReport,
-            gates: GateRun) -> int | None:
-    """Into an empty bronze (a first run, a backfill): write the events' files,
-    gate the rows as written, then commit them (delta_io.StagedAppend); the rows
-    appended. None when bronze has rows: the events must be merged by event_id.
+def _new_objects(spark: SparkSession, lake: Lake, window: Window, bounds: Bounds,
+                 report: StageReport) -> list[raw.RawObject]:
+    """The raw objects to take: those of `window`; else those of the hours from the
+    newest consumed one less the lookback (every object on a first run). Objects that
+    are new but landed further back (one more lookback is looked at) are left, with a
+    warning naming their count and the window that takes them."""
+    if window.start is not None or window.end is not None:
+        since = window.start
+        listed = raw.in_window(raw.list_objects(spark, lake.raw, since=since), window.start, window.end)
+        return state.new_objects(spark, lake, listed, since=since)
+    newest = state.last_consumed_hour(spark, lake)
+    if newest is None:
+        return state.new_objects(spark, lake, raw.list_objects(spark, lake.raw))
+    since = newest - bounds.raw_lookback
+    behind = since - bounds.raw_lookback
+    listed = raw.list_objects(spark, lake.raw, since=behind)
+    new = state.new_objects(spark, lake, listed, since=behind)
+    late = [obj for obj in new if obj.arrival_hour is not None and obj.arrival_hour < since]
+    if late:
+        report.warnings.append(
+            f"{len(late):,} raw objects arrived in hours before {since:%Y-%m-%dT%H} (more than the lookback of "
+            f"{bounds.raw_lookback} behind the newest consumed hour) and were not taken: run with "
+            f"--window {min(o.arrival_hour for o in late):%Y-%m-%dT%H}/{since:%Y-%m-%dT%H} to take them")
+    return [obj for obj in new if obj not in late]
 
-    Written first, the gate's queries read the few columns they need from Parquet:
-    on the stored rows, each of them (seven, with GX's bundling) re-reads every
-    checked row and re-applies the dedup (at 3M events ~1.2-3.8 s each)."""
-    staged = delta_io.stage_append(spark, lake.bronze, result.events)
-    if staged is None:
+
+def _append(spark: SparkSession, lake: Lake, result: BronzeResult, tally: Tally, report: StageReport,
+            gates: GateRun, kept: list[DataFrame]) -> int | None:
+    """Into an empty bronze (a first run, a backfill): write-audit-publish through
+    Spark's and Delta's public APIs. The deduplicated events are stored
+    (persist(DISK_ONLY)), counted against the tally, gated, and only then appended in
+    one commit; the rows appended. None when bronze has rows: the events must be
+    merged by event_id.
+
+    Stored first, the gate's queries read the events without redoing the dedup: on
+    the checked rows, each of them (seven, with GX's bundling) re-applied it (at 3M
+    events ~1.2-3.8 s each). (Delta's own transaction could write the files before
+    the audit and commit them after, but only through its internal classes:
+    spark_jobs/java/NON_PUBLIC_APIS.md.)"""
+    if not delta_io.is_empty(spark, lake.bronze):
         return None
-    try:
-        if staged.rows != tally.bronze:  # the tally was observed as the rows were stored: its own check
-            raise JobError(f"bronze wrote {staged.rows:,} events where the run's lines account for "
-                           f"{tally.bronze:,} ({tally.rows_in:,} in, {tally.quarantined:,} quarantined, "
-                           f"{tally.duplicates:,} duplicates); nothing published")
-        report.add_gate(check(lake, suite=BRONZE.name, frame=result.gated(EVENT_ID_HASH_REPEATS, staged.frame), run=gates))
-        staged.commit()
-    except BaseException:  # a failed check or gate, or another writer's commit in between
-        staged.abort()
-        raise
-    return staged.rows
+    events = stored(result.gated(EVENT_ID_HASH_REPEATS))
+    kept.append(events.frame)
+    rows = events.rows
+    if rows != tally.bronze:  # the tally was observed as the rows were stored: its own check
+        raise JobError(f"bronze wrote {rows:,} events where the run's lines account for "
+                       f"{tally.bronze:,} ({tally.rows_in:,} in, {tally.quarantined:,} quarantined, "
+                       f"{tally.duplicates:,} duplicates); nothing published")
+    report.add_gate(check(lake, suite=BRONZE.name, frame=events.frame, run=gates))
+    events.frame.drop(EVENT_ID_HASH_REPEATS).write.format("delta").mode("append").save(lake.bronze)
+    return rows
 
 
 def _inserted(spark: SparkSession, path: str, rows: int) -> int:

@@ -7,11 +7,10 @@ import inspect
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ottlake.errors import ConfigError, OttlakeError
-from schemas.layout import Lake
 
 if TYPE_CHECKING:
     from quality.gate import GateOutcome
@@ -41,6 +40,66 @@ class Window:
         if start and end and end <= start:
             raise ConfigError(f"window {text!r}: the end must be after the start")
         return cls(start, end)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How far back a run looks, so that its cost follows its new data, not the lake's age.
+
+    `raw_lookback`: bronze lists the raw zone's hours from the newest hour it has
+    consumed less this (Firehose and the lake sink name objects by arrival time, so
+    new objects land in recent hours; a writer that delivers late, a sink back from an
+    outage, lands a little behind). An object that lands further back is not taken:
+    the run warns with their count (it looks one more lookback back for them), and
+    `--window` takes them. `session_span`: the longest play session the data allows;
+    the sessions, viewer sessions and aggregates read bronze and the silver tables only
+    in the partitions within it of the dates that changed (a session found at the edge
+    of what was read widens it)."""
+
+    raw_lookback: timedelta = timedelta(hours=6)
+    session_span: timedelta = timedelta(hours=48)
+
+    @classmethod
+    def of(cls, settings: Any) -> Bounds:
+        """From the settings (OTTLAKE_RAW_LOOKBACK_HOURS, OTTLAKE_MAX_SESSION_HOURS)."""
+        return cls(timedelta(hours=settings.raw_lookback_hours), timedelta(hours=settings.max_session_hours))
+
+    @property
+    def span_days(self) -> int:
+        """session_span in whole days, rounded up: what a partition range is widened by."""
+        return -(-self.session_span // timedelta(days=1))
+
+
+Days = tuple[date, date]  # [first, last], both included
+
+
+def within_span(first: date, last: date, bounds: Bounds) -> Days:
+    """The partitions that sessions of dates [first, last] can reach: widened by the
+    longest session each way."""
+    return first - timedelta(days=bounds.span_days), last + timedelta(days=bounds.span_days)
+
+
+def widened(compute: Callable[[Days], Any], around: Days, bounds: Bounds, *, start: str, end: str) -> tuple[Any, Days]:
+    """`compute(around)`, a frame of spans (its `start` and `end` timestamps) built from
+    the partitions `around`, persisted; widened by the longest session on a side where
+    a span comes within the session gap (30 minutes) of the range's edge, which it may
+    cross: until none does (there are no rows beyond the lake's first and last days,
+    so this ends)."""
+    from pyspark.sql import functions as F
+
+    from schemas.sessions import SESSION_GAP
+
+    while True:
+        frame = compute(around).persist()
+        low = datetime.combine(around[0], time(), tzinfo=UTC) + SESSION_GAP
+        high = datetime.combine(around[1] + timedelta(days=1), time(), tzinfo=UTC) - SESSION_GAP
+        early = frame.where(F.col(start) < F.lit(low)).limit(1).count() > 0
+        late = frame.where(F.col(end) > F.lit(high)).limit(1).count() > 0
+        if not (early or late):
+            return frame, around
+        frame.unpersist()
+        step = timedelta(days=bounds.span_days)
+        around = (around[0] - step if early else around[0], around[1] + step if late else around[1])
 
 
 @dataclass(frozen=True)
@@ -109,6 +168,8 @@ class StageReport:
     # summed), and the warnings they reported and kept: one line each.
     gate_seconds: float = 0.0
     gate_warnings: list[str] = field(default_factory=list)
+    # What the stage saw that a user must know and the data did not fail on.
+    warnings: list[str] = field(default_factory=list)
 
     def add_gate(self, outcome: GateOutcome) -> None:
         self.gate_seconds += outcome.seconds
@@ -134,7 +195,7 @@ def run_job(argv: Sequence[str] | None, description: str, job: Callable[..., Sta
     from ottlake import lakes
     from ottlake.settings import Settings
     from quality.gate import GateRun, recorded
-    from spark_jobs.spark import build_session, hadoop_kind
+    from spark_jobs.spark import build_session
 
     args = job_arguments(description).parse_args(list(argv) if argv is not None else None)
     name = job.__module__.rsplit(".", 1)[-1]
@@ -147,8 +208,9 @@ def run_job(argv: Sequence[str] | None, description: str, job: Callable[..., Sta
         options = {} if dates is None else {"recompute": dates}
         if dates is not None and "recompute" not in inspect.signature(job).parameters:
             raise ConfigError(f"--recompute: the {name} job does not recompute (it takes raw objects)")
+        options["bounds"] = Bounds.of(settings)
         spark = build_session(args.mode, app_name=f"ottlake-{name}")
-        lakes.require(lake, hadoop_kind(spark))
+        lakes.require(lake)
         gates.prepare(lake)
         with recorded(spark, gates):
             report = job(spark, lake, window=window, gates=gates, **options)
@@ -157,7 +219,7 @@ def run_job(argv: Sequence[str] | None, description: str, job: Callable[..., Sta
         return 1
     print(f"{report.stage}: " + ", ".join(f"{k}={v}" for k, v in report.counts.items()) + (
         f" ({report.note})" if report.note else ""))
-    for warning in report.gate_warnings:
+    for warning in [*report.warnings, *report.gate_warnings]:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
 

@@ -8,6 +8,7 @@ viewer session of each affected viewer is recomputed and replaces the old ones
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -18,7 +19,7 @@ from schemas.layout import Lake
 from schemas.tables import PS, VS
 from spark_jobs import delta_io, state
 from spark_jobs.columns import VIEWER_SESSIONS_SCHEMA
-from spark_jobs.jobs.common import DateRange, StageReport, Window, distinct_values, run_job, utc_now
+from spark_jobs.jobs.common import Bounds, DateRange, Days, StageReport, Window, run_job, utc_now, widened, within_span
 from spark_jobs.transforms.viewers import viewer_sessions
 
 JOB = "viewer_sessions"
@@ -29,61 +30,82 @@ def ensure(spark: SparkSession, lake: Lake) -> None:
 
 
 def run(spark: SparkSession, lake: Lake, *, window: Window = Window(), gates: GateRun,
-        recompute: DateRange | None = None) -> StageReport:
+        recompute: DateRange | None = None, bounds: Bounds = Bounds()) -> StageReport:
     """The viewers whose play sessions changed since the last run; with `recompute`,
     the viewers with play sessions on those dates (the job's mark then stays)."""
     ensure(spark, lake)
     report = StageReport(JOB)
+    play_sessions = delta_io.read_table(spark, lake.play_sessions)
     if recompute is not None:
-        play_sessions = delta_io.read_table(spark, lake.play_sessions)
-        viewers = (play_sessions.where(F.col(PS.session_date).between(recompute.first, recompute.last))
-                   .select(PS.viewer_id).distinct())
-        _publish(spark, lake, viewer_sessions(play_sessions.join(viewers, on=PS.viewer_id, how="left_semi")),
-                 viewers, gates, report, only_changes=True)
+        changed = (play_sessions.where(F.col(PS.session_date).between(recompute.first, recompute.last))
+                   .select(PS.viewer_id, PS.session_date))
+        _rebuild(spark, lake, play_sessions, changed, gates, report, bounds, only_changes=True)
         return report
     todo = state.pending(spark, lake, JOB, lake.play_sessions)
     if todo is None:
         report.note = "play sessions unchanged"
         return report
 
-    play_sessions = delta_io.read_table(spark, lake.play_sessions)
     if delta_io.is_empty(spark, lake.viewer_sessions):
-        viewers = None
-        fresh = viewer_sessions(play_sessions)
+        fresh = viewer_sessions(play_sessions).persist()
+        try:
+            _publish(spark, lake, fresh, None, None, gates, report)
+        finally:
+            fresh.unpersist()
     else:
-        viewers = (
-            delta_io.changes_since(spark, lake.play_sessions, todo.mark.input_version, until=todo.version)
-            .select(PS.viewer_id).distinct()
-        )
-        fresh = viewer_sessions(play_sessions.join(viewers, on=PS.viewer_id, how="left_semi"))
-    _publish(spark, lake, fresh, viewers, gates, report)
+        changed = (delta_io.changes_since(spark, lake.play_sessions, todo.mark.input_version, until=todo.version)
+                   .select(PS.viewer_id, PS.session_date))
+        _rebuild(spark, lake, play_sessions, changed, gates, report, bounds)
     state.write_mark(spark, lake, JOB, state.Mark(todo.version, todo.mark.watermark_ms), at=utc_now())
     return report
 
 
-def _publish(spark: SparkSession, lake: Lake, fresh: DataFrame, viewers: DataFrame | None, gates: GateRun,
-             report: StageReport, *, only_changes: bool = False) -> None:
-    """Gate `fresh` (every viewer session of `viewers`, or of everyone when None) and
-    make it the table's rows of those viewers. `only_changes`: write nothing when no
-    row differs (a recompute)."""
-    fresh = fresh.persist()
+def _rebuild(spark: SparkSession, lake: Lake, play_sessions: DataFrame, changed: DataFrame, gates: GateRun,
+             report: StageReport, bounds: Bounds, *, only_changes: bool = False) -> None:
+    """The viewer sessions of the viewers in `changed` (viewer_id, session_date), made
+    from their play sessions within the longest session of the changed dates
+    (common.widened: wider where a viewer session reaches the edge), replace theirs
+    in those partitions."""
+    changed = changed.persist()
     try:
-        # Computed (and cached) first, so the gate's seconds are its own.
-        report.counts["viewer_sessions_recomputed"] = fresh.count()
-        dates = set(distinct_values(fresh, VS.session_date))
-        report.add_gate(check(lake, suite=VIEWER_SESSIONS.name, frame=fresh, run=gates))
-        if viewers is not None:
-            old = delta_io.read_table(spark, lake.viewer_sessions).join(viewers, on=VS.viewer_id, how="left_semi")
-            dates |= set(distinct_values(old, VS.session_date))
-        prune = {VS.session_date: sorted(dates)}
-        if only_changes and viewers is not None:
-            report.counts["viewer_sessions_changed"] = delta_io.replace_scope(
-                spark, lake.viewer_sessions, fresh, keys=[VS.viewer_session_id], scope=viewers, prune=prune)
-        else:
-            delta_io.merge_rows(spark, lake.viewer_sessions, fresh, keys=[VS.viewer_session_id], prune=prune,
-                                replace_scope=viewers)
+        first, last = changed.agg(F.min(PS.session_date), F.max(PS.session_date)).first()
+        if first is None:
+            report.note = "no play session changed"
+            return
+        viewers = changed.select(PS.viewer_id).distinct()
+
+        def build(around: Days) -> DataFrame:
+            return viewer_sessions(play_sessions.where(F.col(PS.session_date).between(*around))
+                                   .join(viewers, on=PS.viewer_id, how="left_semi"))
+
+        fresh, around = widened(build, within_span(first, last, bounds), bounds, start=VS.start_time, end=VS.end_time)
+    finally:
+        changed.unpersist()
+    try:
+        days = DateRange(*around)
+        scope = viewers.crossJoin(days.frame(spark, VS.session_date))
+        _publish(spark, lake, fresh, scope, days.dates, gates, report, only_changes=only_changes)
     finally:
         fresh.unpersist()
+
+
+def _publish(spark: SparkSession, lake: Lake, fresh: DataFrame, scope: DataFrame | None, dates: list[date] | None,
+             gates: GateRun, report: StageReport, *, only_changes: bool = False) -> None:
+    """Gate `fresh` (persisted) and make it the table's rows in `scope` (viewer ids by
+    session dates, the partitions `dates`; everything when None). `only_changes`:
+    write nothing when no row differs (a recompute)."""
+    # Computed (and cached) first, so the gate's seconds are its own.
+    report.counts["viewer_sessions_recomputed"] = fresh.count()
+    report.add_gate(check(lake, suite=VIEWER_SESSIONS.name, frame=fresh, run=gates))
+    if scope is None:
+        delta_io.merge_rows(spark, lake.viewer_sessions, fresh, keys=[VS.viewer_session_id])
+    elif only_changes:
+        report.counts["viewer_sessions_changed"] = delta_io.replace_scope(
+            spark, lake.viewer_sessions, fresh, keys=[VS.viewer_session_id], scope=scope,
+            prune={VS.session_date: dates})
+    else:
+        delta_io.merge_rows(spark, lake.viewer_sessions, fresh, keys=[VS.viewer_session_id],
+                            prune={VS.session_date: dates}, replace_scope=scope)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

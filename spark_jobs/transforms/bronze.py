@@ -17,7 +17,7 @@ events, a count of the events took 8 s).
 Each output is lazy: writing `events` and `quarantine` as two actions parses the
 input twice, unless the job stores `BronzeResult.checked` first (both are built on
 it) and takes the outputs of what it stored (`BronzeResult.staged`; the job stores
-them as shuffle files: spark.shuffle_stage); the raw line is kept only on the rows
+them on the executors' disks: spark.stored); the raw line is kept only on the rows
 that fail, so what is stored is mostly the typed columns.
 """
 
@@ -94,8 +94,8 @@ class BronzeResult:
 
     def tally(self, counted: Mapping[str, Any] | None = None) -> Tally:
         """Where the lines went, and what the valid ones say of time: TALLY's
-        aggregates over `checked`, `counted` as the job stored it (spark.
-        observed_shuffle_stage) or else in a pass of their own, and a count of
+        aggregates over `checked`, `counted` as the job stored it (spark.stored)
+        or else in a pass of their own, and a count of
         `losers`."""
         if counted is None:
             counted = self.checked.agg(*(column.alias(name) for name, column in tally_metrics().items())).first()
@@ -183,7 +183,7 @@ def check_lines(raw_lines: DataFrame, *, ingest_ts: datetime) -> DataFrame:
     received_ts + (event_ts - sent_ts) or event_ts, the ingest window)."""
     if ingest_ts.tzinfo is None:
         raise JobError("ingest_ts must be timezone-aware (the lake's times are UTC instants)")
-    checks.register(raw_lines.sparkSession)
+    checks.require(raw_lines.sparkSession)
     # The line itself goes no further than this projection (the check hands it back
     # only when it fails): every row of the next ones is that much narrower.
     checked = raw_lines.select(
@@ -209,7 +209,7 @@ _CHECK = "_check"
 
 
 def _checked(name: str) -> Column:
-    """A field of the line's check (contract_checks.CHECK_TYPE)."""
+    """A field of the line's check (EventCheck.resultType)."""
     return F.col(f"{_CHECK}.{name}")
 
 
@@ -262,12 +262,6 @@ def losing_copies(events: DataFrame, repeated: DataFrame) -> DataFrame:
     copies = events.join(F.broadcast(repeated), on=_ID_HASH, how="left_semi")
     rank = F.row_number().over(Window.partitionBy(E.event_id).orderBy(*_copy_order()))
     return copies.select(_ROW_ID, rank.alias(_RANK)).filter(F.col(_RANK) > 1).select(_ROW_ID)
-
-
-def read_task() -> Column:
-    """The input task a checked row was read by (monotonically_increasing_id keeps
-    the task's index in its upper 31 bits)."""
-    return F.shiftright(F.col(_ROW_ID), 33)
 
 
 def _id_hash(event_id: Column) -> Column:

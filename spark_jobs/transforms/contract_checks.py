@@ -30,32 +30,21 @@ from typing import Any
 
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
-from schemas import tables
 from schemas.contract import LIMITS, E, event_schema
-from schemas.tables import spark_event_schema, spark_type
 from schemas.validate import DEFAULT_REASON, FIELD_REASONS, KEYWORD_REASONS, Reason
-from spark_jobs.spark import register_java_expression
+from spark_jobs.spark import require_function
 
+# Registered by io.ottlake.spark.OttlakeExtensions (spark.sql.extensions).
 CHECK_FUNCTION = "ottlake_event_check"
-CHECK_CLASS = "io.ottlake.spark.EventCheck"
 
 WHOLE_FIELD = ""  # the `field` of a violation about the whole event, as in schemas.validate
+# What the check returns (EventCheck.resultType), read by name: every contract field,
+# typed (null when absent or not of its type; custom with the unknown fields in it;
+# received_ts filled from the raw object's time), then these three.
 EVENT_TIME_MS = "event_time_ms"
 VIOLATIONS = "violations"
 REJECTED_LINE = "rejected_line"
-VIOLATIONS_TYPE = spark_type(tables.VIOLATIONS_TYPE)  # (field, reason), as the quarantine keeps them
-# What EventCheck returns, by position: every contract field, typed (null when absent
-# or not of its type; custom with the unknown fields in it; received_ts filled from
-# the raw object's time), the derived event time, the violations, and the line's bytes
-# when it has a violation.
-CHECK_TYPE = T.StructType([
-    *spark_event_schema().fields,
-    T.StructField(EVENT_TIME_MS, T.LongType()),
-    T.StructField(VIOLATIONS, VIOLATIONS_TYPE, False),
-    T.StructField(REJECTED_LINE, T.BinaryType()),
-])
 
 # Python's datetime (hence pandas and DuckDB's Python API) ends at 9999-12-31: an
 # event_time beyond it could be written but not read back by the lake's users.
@@ -101,13 +90,31 @@ def rulebook(schema: Mapping[str, Any] | None = None) -> str:
     })
 
 
-def register(spark: SparkSession, *, schema: Mapping[str, Any] | None = None) -> None:
-    """Make `check` callable in `spark`; JobError when ottlake's jar is missing or the
-    schema has a keyword EventCheck has no rule for."""
-    register_java_expression(spark, CHECK_FUNCTION, CHECK_CLASS, CHECK_TYPE, rulebook(schema))
+def require(spark: SparkSession, *, schema: Mapping[str, Any] | None = None) -> None:
+    """JobError when `spark` lacks ottlake's check (its jar or extension is missing),
+    or when EventCheck refuses the rulebook of `schema` (the contract's by default):
+    a keyword it has no rule for, for example. The check compiles a rulebook once a
+    JVM, when a query using it is analysed; this analyses one."""
+    from pyspark.errors import PySparkException
+
+    from ottlake.errors import JobError
+
+    require_function(spark, CHECK_FUNCTION)
+    try:
+        spark.range(0).select(check(F.lit(None).cast("string"), F.lit(None).cast("long"), schema=schema)).schema
+    except PySparkException as exc:
+        raise JobError(f"EventCheck: {_cause(exc)}") from None
 
 
-def check(line: Column, object_ts_ms: Column) -> Column:
-    """The check (CHECK_TYPE) of each NDJSON line in `line`, from a raw object written
-    at `object_ts_ms` (epoch ms); `register` first."""
-    return F.call_function(CHECK_FUNCTION, line, object_ts_ms)
+def _cause(exc: BaseException) -> str:
+    """The refusal's own line, out of Spark's wrapping of the builder's exception."""
+    text = str(exc)
+    marker = "IllegalArgumentException: "
+    line = text[text.index(marker) + len(marker):] if marker in text else text
+    return line.strip().splitlines()[0]
+
+
+def check(line: Column, object_ts_ms: Column, *, schema: Mapping[str, Any] | None = None) -> Column:
+    """The check of each NDJSON line in `line`, from a raw object written at
+    `object_ts_ms` (epoch ms), against the contract (or `schema`)."""
+    return F.call_function(CHECK_FUNCTION, line, object_ts_ms, F.lit(rulebook(schema)))

@@ -32,7 +32,7 @@ from schemas.contract import CONTENT_TYPES, E, EventType
 from schemas.sessions import SESSION_GAP, StartOutcome
 from schemas.tables import EVENT_TIME, PS, SESSION_DIMENSIONS
 from spark_jobs.columns import PLAY_SESSIONS_SCHEMA, conform
-from spark_jobs.spark import register_java_expression
+from spark_jobs.spark import require_function
 from spark_jobs.transforms.common import ratio, utc_date
 
 VOD = "vod"  # percent_complete is for vod only (section 2)
@@ -52,52 +52,14 @@ _BITRATE, _PLAYHEAD, _TIME = "bitrate", "playhead", "time"
 FOLD_EVENT_FIELDS = (_TS, _SEQ, _ID, _TYPE, _CLOSES, _FATAL, _CODE, _BITRATE, _PLAYHEAD, _TIME, *SESSION_DIMENSIONS)
 # Intermediate columns: the sorted events, the fold's result.
 EVENTS, ACC = "events", "acc"
+# Registered by io.ottlake.spark.OttlakeExtensions (spark.sql.extensions).
 FOLD_FUNCTION = "ottlake_play_session_fold"
-FOLD_CLASS = "io.ottlake.spark.PlaySessionFold"
 
 
-LONG, BOOL, INT, STRING = T.LongType(), T.BooleanType(), T.IntegerType(), T.StringType()
-_KEY_TYPE = T.StructType([T.StructField(_TS, LONG), T.StructField(_SEQ, LONG), T.StructField(_ID, STRING)])
-
-# The accumulator PlaySessionFold returns, field by field in its order; then each
-# dimension's first non-null value up to the closing event (ACC_TYPE).
-_ACC: list[tuple[str, T.DataType]] = [
-    ("state", INT),  # a State
-    ("in_ad", BOOL),
-    ("from_paused", BOOL),  # the seek in force came from paused
-    ("first_frame", BOOL),
-    ("requested", BOOL),  # a play_request has been seen
-    ("requested_before_frame", BOOL),  # ... before the first frame
-    ("bitrate", LONG),  # the bitrate in force, kbps
-    ("prev_ts", LONG),
-    ("prev_id", STRING),
-    ("startup_ms", LONG),
-    ("play_ms", LONG),
-    ("ad_ms", LONG),
-    ("rebuffer_ms", LONG),
-    ("seek_ms", LONG),
-    ("pause_ms", LONG),
-    ("kbps_ms", LONG),  # played kbits x 1000, kept integral: no float drift
-    ("bitrate_play_ms", LONG),
-    ("rebuffer_count", LONG),
-    ("seek_count", LONG),
-    ("error_count", LONG),
-    ("upshift_count", LONG),
-    ("downshift_count", LONG),
-    ("event_count", LONG),
-    ("fatal", BOOL),
-    ("fatal_code", STRING),
-    ("playback_failure", BOOL),
-    ("completed", BOOL),
-    ("max_playhead", LONG),
-    ("end_time", T.TimestampType()),
-    ("closed_at", _KEY_TYPE),  # (ts, seq, id) of the event that closed
-    ("start_time", T.TimestampType()),  # the first event's time
-]
-ACC_TYPE = T.StructType([
-    *(T.StructField(name, data_type) for name, data_type in _ACC),
-    *(T.StructField(name, PLAY_SESSIONS_SCHEMA[name].dataType) for name in SESSION_DIMENSIONS),
-])
+LONG = T.LongType()
+# The fold's result is the accumulator PlaySessionFold.resultType describes (its
+# counters, flags and times by name, then each dimension's first non-null value up to
+# the closing event): `outputs` reads it by name.
 
 
 # What the fold reads of each event (the bench's window formulation reads the same).
@@ -133,7 +95,7 @@ def play_sessions(
     30 minutes for both ("the viewer went away").
     """
     gap_ms = gap // timedelta(milliseconds=1)
-    register_java_expression(events.sparkSession, FOLD_FUNCTION, FOLD_CLASS, ACC_TYPE)
+    require_function(events.sparkSession, FOLD_FUNCTION)
     # Each event is made the fold's struct, then shuffled by session as it is, and
     # collected on the other side: planned as a plain groupBy, Spark builds partial
     # lists in each task first and shuffles those (at 3M events: 5.9 s against 4.6 s).
@@ -150,8 +112,7 @@ def play_sessions(
 
 def _fold(events: Column, gap_ms: int) -> Column:
     """The accumulator after the last event of an array of events, which the fold
-    sorts by (event_ts, seq, event_id) (section 1, PlaySessionFold; registered by
-    play_sessions)."""
+    sorts by (event_ts, seq, event_id) (section 1, PlaySessionFold)."""
     return F.call_function(FOLD_FUNCTION, events, F.lit(gap_ms).cast(LONG))
 
 

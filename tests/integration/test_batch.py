@@ -84,6 +84,29 @@ def test_second_run_over_the_same_raw_zone_changes_nothing(simulated_lake, spark
     assert {p: sorted(map(str, table(spark, p).collect())) for p in before} == snapshot
 
 
+def test_every_table_is_within_what_delta_rs_reads(simulated_lake, spark) -> None:
+    """Each table's protocol asks for nothing delta-rs 1.x cannot read (no deletion
+    vectors, no column mapping: reader version 1, or 3 with none of those features),
+    and delta-rs reads every row Spark does, with the columns of schemas.tables."""
+    from deltalake import DeltaTable
+
+    from schemas.tables import LAKE_TABLES
+
+    lake = Lake.at(simulated_lake[0])
+    paths = {name: lake.table(name) for name in LAKE_TABLES}
+    paths |= {"marks": lake.state("marks"), "raw_objects": lake.state("raw_objects")}
+    for name, path in paths.items():
+        table = DeltaTable(path)
+        protocol = table.protocol()
+        features = set(protocol.reader_features or []) | set(protocol.writer_features or [])
+        assert protocol.min_reader_version in (1, 3), (name, protocol)
+        assert not features & {"deletionVectors", "columnMapping", "v2Checkpoint", "variantType", "rowTracking"}, (
+            name, features)
+        assert table.to_pyarrow_table().num_rows == spark.read.format("delta").load(path).count(), name
+        if name in LAKE_TABLES:
+            assert [field.name for field in table.schema().fields] == list(LAKE_TABLES[name].names), name
+
+
 def test_tables_are_readable_by_delta_rs(simulated_lake, spark) -> None:
     from deltalake import DeltaTable
 

@@ -348,16 +348,20 @@ def test_the_gate_frame_flags_exactly_the_ids_whose_hash_repeats(spark) -> None:
 
 def test_the_tally_observed_while_storing_is_the_tally_of_a_pass(spark) -> None:
     """The job observes the tally's aggregates as it stores the checked rows
-    (spark.observed_shuffle_stage); they agree with the tally's own pass."""
-    from spark_jobs.spark import observed_shuffle_stage
-    from spark_jobs.transforms.bronze import bronze, read_task, tally_metrics
+    (spark.stored); they agree with the tally's own pass."""
+    from spark_jobs.spark import stored
+    from spark_jobs.transforms.bronze import bronze, tally_metrics
 
     raw = spark.createDataFrame(
         [(line.text, line.source_object, line.object_ts_ms) for line in LINES],
         "line string, source_object string, object_ts_ms long",
     )
     result = bronze(raw, ingest_ts=INGEST_TS)
-    stored, counted = observed_shuffle_stage(result.checked, [read_task()], tally_metrics())
-    staged = result.staged(stored)
-    assert staged.tally(counted) == staged.tally() == result.tally()
-    assert staged.tally(counted).quarantined > 0 and len(staged.tally(counted).dates) > 0
+    kept = stored(result.checked, tally_metrics())
+    try:
+        staged, counted = result.staged(kept.frame), kept.metrics
+        assert staged.tally(counted) == staged.tally() == result.tally()
+        assert staged.tally(counted).quarantined > 0 and len(staged.tally(counted).dates) > 0
+        assert kept.rows == counted["rows_in"]
+    finally:
+        kept.frame.unpersist()

@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 import pytest
-from pyspark.sql import functions as F
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from pyspark.sql import functions as F
 
 from schemas.contract import EVENT_FIELDS, LIMITS, REQUIRED_FIELDS, E
 from schemas.validate import Reason, Violation, check_line, validate_event
@@ -491,20 +491,20 @@ def test_a_schema_keyword_without_a_rule_is_refused(spark) -> None:
     schema = json.loads(json.dumps(event_schema()))
     schema["properties"][E.cdn]["format"] = "hostname"
     with pytest.raises(JobError, match=r"EventCheck: cdn: keyword format \"hostname\" has no rule"):
-        checks.register(spark, schema=schema)
+        checks.require(spark, schema=schema)
     schema = json.loads(json.dumps(event_schema()))
     schema["properties"][E.seq]["type"] = "number"
     with pytest.raises(JobError, match=r"seq: JSON type 'number' has no rule"):
-        checks.register(spark, schema=schema)
+        checks.require(spark, schema=schema)
     # EventCheck reads a null as absent: only the optional fields may admit it.
     schema = json.loads(json.dumps(event_schema()))
     schema["properties"][E.seq]["type"] = ["integer", "null"]
     with pytest.raises(JobError, match=r"seq is required and its type admits null"):
-        checks.register(spark, schema=schema)
+        checks.require(spark, schema=schema)
     schema = json.loads(json.dumps(event_schema()))
     schema["properties"][E.cdn]["type"] = "string"
     with pytest.raises(JobError, match=r"cdn is optional and its type does not admit null"):
-        checks.register(spark, schema=schema)
+        checks.require(spark, schema=schema)
 
 
 @pytest.mark.parametrize("ascii_only", [True, False])  # "aé" escaped, or raw UTF-8
@@ -518,7 +518,6 @@ def test_a_schema_keyword_without_a_rule_is_refused(spark) -> None:
 ])
 def test_patterns_are_searched_as_python_searches_them(spark, pattern, ascii_only) -> None:
     import re
-    from datetime import UTC, datetime
 
     from schemas.contract import event_schema
     from spark_jobs.transforms import contract_checks as checks
@@ -527,13 +526,9 @@ def test_patterns_are_searched_as_python_searches_them(spark, pattern, ascii_onl
     schema["properties"][E.cdn]["pattern"] = pattern
     values = ["ab-1", "ab-1\n", "ab-1\n\n", "abc-1", "ab-x", "xA1Z", "xa1Z", "ab", "abc", "abcd", "cd", "ab1",
               "zb7", "a\n", "aé", "", "ab-\u0661"]
-    checks.register(spark, schema=schema)
-    try:
-        frame = spark.createDataFrame([(json.dumps({**BASE, E.cdn: value}, ensure_ascii=ascii_only), OBJECT_TS_MS)
-                                       for value in values],
-                                      "line string, ts long")
-        rows = frame.select(checks.check(F.col("line"), F.col("ts"))[checks.VIOLATIONS].alias("v")).collect()
-    finally:
-        checks.register(spark)
+    frame = spark.createDataFrame([(json.dumps({**BASE, E.cdn: value}, ensure_ascii=ascii_only), OBJECT_TS_MS)
+                                   for value in values],
+                                  "line string, ts long")
+    rows = frame.select(checks.check(F.col("line"), F.col("ts"), schema=schema)[checks.VIOLATIONS].alias("v")).collect()
     flagged = [any(v["field"] == E.cdn for v in row.v) for row in rows]
     assert flagged == [re.search(pattern, value) is None for value in values]

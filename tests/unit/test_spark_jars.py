@@ -33,12 +33,12 @@ MAIN_JAR = f"{DELTA.artifact}-{DELTA.version}.jar"
 
 
 def test_fetch_twice_runs_maven_once(tmp_path):
-    maven = FakeMaven([MAIN_JAR, "delta-storage-4.4.0.jar"])
+    maven = FakeMaven([MAIN_JAR, f"delta-storage-{DELTA.version}.jar"])
     first = fetch(tmp_path, exclude=["scala-library"], run=maven)
     second = fetch(tmp_path, exclude=["scala-library"], run=maven)
     assert len(maven.calls) == 1
     assert first == second == jar_paths(tmp_path)
-    assert sorted(path.name for path in first) == sorted([MAIN_JAR, "delta-storage-4.4.0.jar"])
+    assert sorted(path.name for path in first) == sorted([MAIN_JAR, f"delta-storage-{DELTA.version}.jar"])
     command = maven.calls[0]
     assert f"{jars.DEPENDENCY_PLUGIN}:copy-dependencies" in command
     assert f"-Dmaven.repo.local={tmp_path / 'm2'}" in command
@@ -93,10 +93,13 @@ def test_cli_path_reports_missing_jars_in_one_line(tmp_path, capsys):
 
 
 def test_cli_fetch_when_complete_does_nothing(tmp_path, capsys, monkeypatch):
+    """`fetch` resolves Delta's jars and JUnit's; when both are there, Maven is not needed."""
     fetch(tmp_path, exclude=[], run=FakeMaven([MAIN_JAR]))
+    fetch(tmp_path, jars.JUNIT, exclude=[], run=FakeMaven([f"{jars.JUNIT.artifact}-{jars.JUNIT.version}.jar"]))
     monkeypatch.setattr(jars.shutil, "which", lambda _: None)  # Maven must not be needed
     assert jars.main(["fetch", "--cache", str(tmp_path)]) == 0
-    assert "1 jars already present" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.count("1 jars already present") == 2 and str(jars.JUNIT) in out
 
 
 def test_own_jar_is_built_from_the_sources_and_refused_once_they_change(tmp_path) -> None:

@@ -72,69 +72,43 @@ def test_delta_round_trip_and_merge(spark, tmp_path):
     assert [row["operation"] for row in table.history().orderBy("version").collect()] == ["WRITE", "MERGE"]
 
 
-def test_a_shuffle_stage_observes_its_rows_as_it_stores_them(spark):
+def test_a_stored_frame_observes_its_rows_as_it_stores_them(spark):
     from pyspark.sql import functions as F
 
-    from spark_jobs.spark import observed_shuffle_stage
+    from spark_jobs.spark import stored
 
     frame = spark.range(100).withColumn("day", F.date_add(F.lit("2026-03-01").cast("date"), (F.col("id") % 2)
                                                           .cast("int")))
     metrics = {"rows": F.count(F.lit(1)), "odd": F.count_if(F.col("id") % 2 == 1), "days": F.collect_set("day")}
-    stored, observed = observed_shuffle_stage(frame, [F.col("id") % 4], metrics)
-    assert (observed["rows"], observed["odd"], sorted(observed["days"])) == (100, 50, ["2026-03-01", "2026-03-02"])
-    assert stored.count() == 100
+    kept = stored(frame, metrics)
+    try:
+        observed = kept.metrics
+        assert (observed["rows"], observed["odd"], sorted(observed["days"])) == (100, 50, ["2026-03-01", "2026-03-02"])
+        assert kept.rows == 100 and kept.frame.count() == 100
+        assert kept.frame.storageLevel.useDisk and not kept.frame.storageLevel.useMemory
+    finally:
+        kept.frame.unpersist()
 
 
-def test_a_staged_append_is_invisible_until_committed(spark, tmp_path):
-    """delta_io.stage_append: the files are written (and readable through `frame`)
-    before any Delta reader sees them; commit publishes them in one version, with
-    the change feed's inserts; abort removes them; a table with rows is not staged."""
+def test_a_stored_frame_is_computed_once_and_read_from_storage(spark, tmp_path):
+    """What bronze keeps its checked rows with: later queries read the stored rows,
+    not the source again (here the source is gone)."""
     from pyspark.sql import functions as F
 
-    from spark_jobs import delta_io
+    from spark_jobs.spark import stored
 
-    path = str(tmp_path / "table")
-    delta_io.ensure_table(spark, path, _staged_schema(), partition_by=["day"], change_feed=True)
-    fresh = spark.range(10).select("id", F.date_add(F.lit("2026-03-01").cast("date"), (F.col("id") % 2).cast("int"))
-                                   .alias("day"))
-    staged = delta_io.stage_append(spark, path, fresh)
-    assert sorted(map(tuple, staged.frame.collect())) == sorted(map(tuple, fresh.collect()))
-    assert spark.read.format("delta").load(path).count() == 0
-    assert staged.rows == 10
-    assert staged.commit() == 1
-    assert spark.read.format("delta").load(path).count() == 10
-    assert delta_io.last_commit_metrics(spark, path)["numOutputRows"] == 10
-    assert delta_io.changes_since(spark, path, 0, until=1).where("_change_type = 'insert'").count() == 10
-    assert delta_io.stage_append(spark, path, fresh) is None
-
-    other = str(tmp_path / "other")
-    delta_io.ensure_table(spark, other, _staged_schema(), partition_by=["day"])
-    staged = delta_io.stage_append(spark, other, fresh)
-    assert list((tmp_path / "other").rglob("*.parquet"))
-    staged.abort()
-    assert not list((tmp_path / "other").rglob("*.parquet"))
-    assert spark.read.format("delta").load(other).count() == 0
-
-
-def test_a_staged_append_does_not_commit_beside_another_writer(spark, tmp_path):
-    from pyspark.sql import functions as F
-
-    from spark_jobs import delta_io
-
-    path = str(tmp_path / "table")
-    delta_io.ensure_table(spark, path, _staged_schema(), partition_by=["day"])
-    fresh = spark.range(3).select("id", F.lit("2026-03-01").cast("date").alias("day"))
-    staged = delta_io.stage_append(spark, path, fresh)
-    fresh.write.format("delta").mode("append").save(path)  # another run got there first
-    with pytest.raises(Exception, match="DELTA_CONCURRENT_APPEND"):
-        staged.commit()
-    assert spark.read.format("delta").load(path).count() == 3
-
-
-def _staged_schema():
-    from pyspark.sql import types as T
-
-    return T.StructType([T.StructField("id", T.LongType()), T.StructField("day", T.DateType())])
+    source = tmp_path / "lines.txt"
+    source.write_text("".join(f"line {n}\n" for n in range(500)))
+    frame = spark.read.text(str(source)).select(F.col("value"), F.length("value").alias("length"))
+    kept = stored(frame)
+    source.unlink()
+    try:
+        expected = sorted((f"line {n}", len(f"line {n}")) for n in range(500))
+        for _ in range(2):
+            assert sorted(tuple(row) for row in kept.frame.collect()) == expected
+        assert kept.frame.filter(F.col("length") == 6).count() == 10  # queries on top plan as usual
+    finally:
+        kept.frame.unpersist()
 
 
 def test_importing_the_jobs_starts_no_session():
@@ -150,48 +124,30 @@ def test_importing_the_jobs_starts_no_session():
 
 
 def test_a_java_function_missing_from_the_session_is_a_clear_error(spark):
-    from pyspark.sql import types as T
-
     from ottlake.errors import JobError
-    from spark_jobs.spark import register_java_expression
+    from spark_jobs.spark import require_function
 
-    with pytest.raises(JobError, match=r"ottlake's jar is missing .*spark_jobs.jars build.*--jars"):
-        register_java_expression(spark, "ottlake_nothing", "io.ottlake.spark.NoSuchFunction", T.IntegerType())
-
-
-def test_a_shuffle_stage_is_computed_once_and_read_from_its_files(spark, tmp_path):
-    """What bronze stores its checked rows with: the rows come from the shuffle's
-    files on every later query, not from the source again (here the source is gone)."""
-    from pyspark.sql import functions as F
-
-    from spark_jobs.spark import shuffle_stage
-
-    source = tmp_path / "lines.txt"
-    source.write_text("".join(f"line {n}\n" for n in range(500)))
-    frame = spark.read.text(str(source)).select(F.col("value"), F.length("value").alias("length"))
-    staged = shuffle_stage(frame, F.col("length"))
-    source.unlink()
-    expected = sorted((f"line {n}", len(f"line {n}")) for n in range(500))
-    for _ in range(2):
-        assert sorted(tuple(row) for row in staged.collect()) == expected
-    assert staged.filter(F.col("length") == 6).count() == 10  # queries on top plan as usual
+    require_function(spark, "ottlake_event_check")  # the extension registered it
+    require_function(spark, "ottlake_play_session_fold")
+    with pytest.raises(JobError, match=r"ottlake_nothing is missing: .*spark_jobs.jars build.*--jars.*"
+                                       r"io.ottlake.spark.OttlakeExtensions"):
+        require_function(spark, "ottlake_nothing")
 
 
 def test_is_in_tests_membership_of_many_strings_exactly(spark):
-    """spark.is_in: the values cross in one batch, as they are (quotes, backslashes,
+    """spark.is_in: the values cross in one SQL text, as they are (quotes, backslashes,
     newlines, non-ASCII); no value means no match, null stays null."""
-    from pyspark.sql import functions as F
 
     from spark_jobs.spark import is_in
 
     odd = ["it's", "back\\slash", "two\nlines", "ünï", "%20 and space"]
     values = odd + [f"file-{n}" for n in range(3000)]
     probe = spark.createDataFrame([(v,) for v in [*odd, "file-2999", "file-3000", "its", None]], "v string")
-    rows = probe.select("v", is_in(spark, F.col("v"), values).alias("hit")).collect()
+    rows = probe.select("v", is_in("v", values).alias("hit")).collect()
     assert {row.v: row.hit for row in rows} == {
         **{v: True for v in odd}, "file-2999": True, "file-3000": False, "its": False, None: None,
     }
-    assert {row.hit for row in probe.select(is_in(spark, F.col("v"), []).alias("hit")).collect()} == {False}
+    assert {row.hit for row in probe.select(is_in("v", []).alias("hit")).collect()} == {False}
 
 
 def test_parquet_statistics_only_keeps_the_named_columns_stats_and_restores_the_session(spark, tmp_path):
@@ -219,3 +175,34 @@ def test_parquet_statistics_only_keeps_the_named_columns_stats_and_restores_the_
 
     assert stats("limited") == {"t"}
     assert stats("default") == {"k", "s", "t"}
+
+
+def test_a_session_with_another_spark_refuses_the_jar_in_one_line(tmp_path):
+    """The jar records the Spark and Scala it was compiled against (build.properties);
+    OttlakeExtensions refuses a session that runs another Spark, naming both. Here a
+    copy of the jar claims Spark 4.0.2, in a fresh JVM."""
+    import zipfile
+
+    other = tmp_path / "ottlake-spark-for-4.0.2.jar"
+    with zipfile.ZipFile(jars.own_jar()) as source, zipfile.ZipFile(other, "w") as copy:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == jars.BUILD_INFO:
+                assert data.decode() == "spark.version=4.1.1\nscala.binary.version=2.13\n"
+                data = b"spark.version=4.0.2\nscala.binary.version=2.13\n"
+            copy.writestr(item, data)
+    code = (
+        "from ottlake.errors import JobError\n"
+        "from spark_jobs import jars\n"
+        "from spark_jobs.spark import build_session\n"
+        f"paths = [*map(str, jars.jar_paths()), {str(other)!r}]\n"
+        "try:\n"
+        "    build_session('local', conf={'spark.jars': ','.join(paths)})\n"
+        "except JobError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=jars.REPO_ROOT, capture_output=True, text=True,
+                            timeout=300, check=True)
+    assert result.stdout.strip() == (
+        "ottlake's jar was compiled for Spark 4.0.2 (Scala 2.13) but this session runs Spark 4.1.1 (Scala 2.13.17): "
+        "build it against this Spark (python -m spark_jobs.jars build) or run the Spark it was built for")

@@ -73,9 +73,9 @@ def test_the_marks_files_are_compacted_past_a_limit(spark, tmp_path, monkeypatch
     path = lake.state("marks")
     for version in range(1, 4):
         state.write_mark(spark, lake, "sessions", state.Mark(version, 1_000), at=AT)
-    assert delta_io.file_count(delta_io.snapshot(spark, path)) == 3
+    assert delta_io.table_state(spark, path).files == 3
     state.write_mark(spark, lake, "viewers", state.Mark(9, None), at=AT)  # a fourth file: over the limit
-    assert delta_io.file_count(delta_io.snapshot(spark, path)) == 1
+    assert delta_io.table_state(spark, path).files == 1
     state._MARKS.clear()
     assert state.read_mark(spark, lake, "sessions") == state.Mark(3, 1_000)
     assert state.read_mark(spark, lake, "viewers") == state.Mark(9, None)
@@ -121,37 +121,27 @@ def test_the_raw_objects_files_are_compacted_past_a_limit(spark, tmp_path, monke
     state.new_objects(spark, lake, [])
     for name in ("a", "b"):
         state.record_objects(spark, lake, [_obj(name)], run_id=name, at=AT)
-    assert delta_io.file_count(delta_io.snapshot(spark, path)) == 2
+    assert delta_io.table_state(spark, path).files == 2
     state.record_objects(spark, lake, [_obj("c")], run_id="c", at=AT)  # a third file: over the limit
-    assert delta_io.file_count(delta_io.snapshot(spark, path)) == 1
+    assert delta_io.table_state(spark, path).files == 1
     assert state.new_objects(spark, lake, [_obj("a"), _obj("c"), _obj("d")]) == [_obj("d")]
     assert sorted(row.run_id for row in delta_io.read_table(spark, path).collect()) == ["a", "b", "c"]
 
 
-def test_version_and_emptiness_come_from_the_log(spark, tmp_path) -> None:
-    path = str(tmp_path / "t")
-    delta_io.ensure_table(spark, path, state.MARKS_SCHEMA)
-    assert (delta_io.current_version(spark, path), delta_io.is_empty(spark, path)) == (0, True)
-    spark.createDataFrame([("x", 1, None, AT)], state.MARKS_SCHEMA).write.format("delta").mode("append").save(path)
-    assert (delta_io.current_version(spark, path), delta_io.is_empty(spark, path)) == (1, False)
-    table, version = delta_io.table_id(spark, path)
-    assert version == 1 and len(table) == 36
-
-
-def test_file_count_reads_the_checksum_and_falls_back_to_the_log(spark, tmp_path) -> None:
-    """delta_io.file_count: the version's checksum file when there is one, else the
-    log's state (a writer that leaves no checksum): the same counts either way."""
+def test_a_tables_state_through_deltas_public_api(spark, tmp_path) -> None:
+    """delta_io.table_state, current_version, is_empty, is_missing: DESCRIBE DETAIL and
+    HISTORY, with the same answers with or without the log's checksum files."""
     path = tmp_path / "t"
+    assert delta_io.is_missing(spark, str(path))
     delta_io.ensure_table(spark, str(path), state.MARKS_SCHEMA)
+    assert not delta_io.is_missing(spark, str(path))
+    assert (delta_io.current_version(spark, str(path)), delta_io.is_empty(spark, str(path))) == (0, True)
     for job in ("x", "y"):  # two appends: two files
         spark.createDataFrame([(job, 1, None, AT)], state.MARKS_SCHEMA).write.format("delta").mode("append").save(
             str(path))
-    current = delta_io.snapshot(spark, str(path))
-    assert current.checksumOpt().isDefined()
-    assert delta_io.file_count(current) == int(current.numOfFiles()) == 2
+    first = delta_io.table_state(spark, str(path))
+    assert (first.version, first.files, len(first.id)) == (2, 2, 36)
+    assert (delta_io.current_version(spark, str(path)), delta_io.is_empty(spark, str(path))) == (2, False)
     for checksum in (path / "_delta_log").glob("*.crc"):
         checksum.unlink()
-    spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
-    current = delta_io.snapshot(spark, str(path))
-    assert not current.checksumOpt().isDefined()
-    assert delta_io.file_count(current) == 2 and not delta_io.is_empty(spark, str(path))
+    assert delta_io.table_state(spark, str(path)) == first

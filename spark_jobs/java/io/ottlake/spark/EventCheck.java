@@ -30,13 +30,17 @@ import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
 import org.apache.spark.sql.catalyst.util.ArrayBasedMapData;
 import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.sql.catalyst.util.GenericArrayData;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import org.apache.spark.unsafe.Platform;
 import org.apache.spark.unsafe.types.UTF8String;
 
 /**
  * Bronze's whole check of one raw NDJSON line, in one pass of Jackson's streaming
- * parser: a Spark SQL function of the line (a KernelExpression), made by
- * spark_jobs/transforms/contract_checks.py, which owns both sides of the layout.
+ * parser: a Spark SQL function of the line, {@code ottlake_event_check(line, object_ts_ms,
+ * rulebook)} (a KernelExpression registered by OttlakeExtensions; the rulebook, a
+ * string literal, is made by spark_jobs/transforms/contract_checks.py).
  *
  * <p>The rules are not written here. The constructor takes a rulebook (JSON): the
  * contract's JSON Schema (schemas/player_event.schema.json) and the reason code of
@@ -112,6 +116,40 @@ public final class EventCheck implements KernelExpression.Kernel {
       contract = CONTRACTS.computeIfAbsent(rulebook, Contract::compile);
     }
     return contract.check(((UTF8String) line).getBytes(), (Long) objectTsMs);
+  }
+
+  /**
+   * The check's type: each property of the schema, in order, as its column (string,
+   * long, boolean, a map of strings for the object field), nullable; then
+   * event_time_ms (long), violations (an array of (field, reason), never null) and
+   * rejected_line (binary). spark_jobs/transforms/contract_checks.py reads it by name.
+   */
+  @Override
+  public DataType resultType(DataType line, DataType objectTsMs) {
+    if (contract == null) {
+      contract = CONTRACTS.computeIfAbsent(rulebook, Contract::compile);
+    }
+    StructType type = new StructType();
+    for (Field field : contract.fields) {
+      type = type.add(field.name, columnType(field.type), true);
+    }
+    StructType violation = new StructType().add("field", DataTypes.StringType).add("reason", DataTypes.StringType);
+    return type.add("event_time_ms", DataTypes.LongType, true)
+        .add("violations", DataTypes.createArrayType(violation), false)
+        .add("rejected_line", DataTypes.BinaryType, true);
+  }
+
+  private static DataType columnType(int kind) {
+    switch (kind) {
+      case STRING:
+        return DataTypes.StringType;
+      case INTEGER:
+        return DataTypes.LongType;
+      case BOOLEAN:
+        return DataTypes.BooleanType;
+      default:
+        return DataTypes.createMapType(DataTypes.StringType, DataTypes.StringType);
+    }
   }
 
   /** Two checks are the same when their rulebooks are (a plan's expressions compare by them). */

@@ -8,7 +8,6 @@ import org.apache.spark.sql.catalyst.expressions.codegen.Block;
 import org.apache.spark.sql.catalyst.expressions.codegen.CodeGenerator;
 import org.apache.spark.sql.catalyst.expressions.codegen.CodegenContext;
 import org.apache.spark.sql.catalyst.expressions.codegen.ExprCode;
-import org.apache.spark.sql.classic.SparkSession;
 import org.apache.spark.sql.types.DataType;
 
 import scala.StringContext;
@@ -28,6 +27,10 @@ import scala.jdk.javaapi.CollectionConverters;
  * again): ~10% of bronze's first pass, and of the sessions' fold, in Java Flight
  * Recorder profiles at 3M events (BENCHMARKS.md).
  *
+ * <p>The functions are registered by OttlakeExtensions, a SparkSessionExtensions provider
+ * named in {@code spark.sql.extensions}, so that any session configured with ottlake's jar
+ * has them (spark-submit on EMR as well as the local session).
+ *
  * <p>A null first argument gives null without a call; the second is passed as it is,
  * null or not. The call is generated code: with CodegenFallback the projection would
  * leave whole-stage code, and a struct result be copied into an UnsafeRow before its
@@ -41,6 +44,10 @@ public final class KernelExpression extends Expression implements java.io.Serial
     /** The result, an internal value of the type the function was registered with. */
     Object apply(Object first, Object second);
 
+    /** The type of the results for arguments of these types; never a primitive type
+     * (the generated code holds the result boxed, null or not). */
+    DataType resultType(DataType first, DataType second);
+
     /** This kernel for arguments of these types (one that reads nested values needs them). */
     default Kernel bind(DataType first, DataType second) {
       return this;
@@ -51,52 +58,16 @@ public final class KernelExpression extends Expression implements java.io.Serial
   private final Expression first;
   private final Expression second;
   private final Kernel kernel;
-  private final DataType type;
   private final Seq<Expression> children;
   private transient Kernel bound;
+  private transient DataType type;
 
-  public KernelExpression(String name, Expression first, Expression second, Kernel kernel, DataType type) {
+  public KernelExpression(String name, Expression first, Expression second, Kernel kernel) {
     this.name = name;
     this.first = first;
     this.second = second;
     this.kernel = kernel;
-    this.type = type;
     this.children = CollectionConverters.asScala(java.util.List.of(first, second)).toList();
-  }
-
-  /**
-   * Registers {@code name(first, second)} in the session: `kernel`'s results, of `type`,
-   * which may not be a primitive (the generated code holds the result boxed, null or not).
-   */
-  public static void register(SparkSession spark, String name, Kernel kernel, DataType type) {
-    if (CodeGenerator.isPrimitiveType(type)) {
-      throw new IllegalArgumentException(name + ": a kernel's result cannot be of the primitive type " + type);
-    }
-    spark.sessionState().functionRegistry().createOrReplaceTempFunction(name, new Builder(name, kernel, type),
-        "java_udf");
-  }
-
-  /** Builds the expression from a call's arguments. */
-  private static final class Builder extends scala.runtime.AbstractFunction1<Seq<Expression>, Expression>
-      implements java.io.Serializable {
-    private static final long serialVersionUID = 1L;
-    private final String name;
-    private final Kernel kernel;
-    private final DataType type;
-
-    Builder(String name, Kernel kernel, DataType type) {
-      this.name = name;
-      this.kernel = kernel;
-      this.type = type;
-    }
-
-    @Override
-    public Expression apply(Seq<Expression> arguments) {
-      if (arguments.size() != 2) {
-        throw new IllegalArgumentException(name + " takes 2 arguments, not " + arguments.size());
-      }
-      return new KernelExpression(name, arguments.apply(0), arguments.apply(1), kernel, type);
-    }
   }
 
   /** The kernel bound to the arguments' types (resolved by then). */
@@ -119,7 +90,7 @@ public final class KernelExpression extends Expression implements java.io.Serial
     ExprCode b = second.genCode(ctx);
     String call = ctx.addReferenceObj("kernel", bound(), Kernel.class.getName().replace('$', '.'));
     String boxed = CodeGenerator.boxedType(second.dataType());
-    String result = CodeGenerator.javaType(type); // not a primitive: register
+    String result = CodeGenerator.javaType(dataType()); // never a primitive (dataType)
     Block code = code(
         "$\n$\nboolean $ = $;\n$ $ = null;\nif (!$) {\n  $ = ($) $.apply($, $ ? null : ($) $);\n  $ = $ == null;\n}",
         a.code(), b.code(), ev.isNull(), a.isNull(), result, ev.value(),
@@ -140,8 +111,16 @@ public final class KernelExpression extends Expression implements java.io.Serial
     return true;
   }
 
+  /** The kernel's result type for the arguments' types (resolved by then). */
   @Override
   public DataType dataType() {
+    if (type == null) {
+      DataType result = kernel.resultType(first.dataType(), second.dataType());
+      if (CodeGenerator.isPrimitiveType(result)) {
+        throw new IllegalArgumentException(name + ": a kernel's result cannot be of the primitive type " + result);
+      }
+      type = result;
+    }
     return type;
   }
 
@@ -152,7 +131,7 @@ public final class KernelExpression extends Expression implements java.io.Serial
 
   @Override
   public Expression withNewChildrenInternal(IndexedSeq<Expression> newChildren) {
-    return new KernelExpression(name, newChildren.apply(0), newChildren.apply(1), kernel, type);
+    return new KernelExpression(name, newChildren.apply(0), newChildren.apply(1), kernel);
   }
 
   @Override
@@ -160,7 +139,7 @@ public final class KernelExpression extends Expression implements java.io.Serial
     return name;
   }
 
-  /** What plans print of it: the arguments, not the kernel and its type. */
+  /** What plans print of it: the arguments, not the kernel. */
   @Override
   public scala.collection.Iterator<Object> flatArguments() {
     return CollectionConverters.asScala(java.util.List.<Object>of(first, second).iterator());
@@ -170,7 +149,7 @@ public final class KernelExpression extends Expression implements java.io.Serial
 
   @Override
   public int productArity() {
-    return 5;
+    return 4;
   }
 
   @Override
@@ -184,8 +163,6 @@ public final class KernelExpression extends Expression implements java.io.Serial
         return second;
       case 3:
         return kernel;
-      case 4:
-        return type;
       default:
         throw new IndexOutOfBoundsException(String.valueOf(n));
     }
@@ -203,11 +180,11 @@ public final class KernelExpression extends Expression implements java.io.Serial
     }
     KernelExpression that = (KernelExpression) other;
     return name.equals(that.name) && first.equals(that.first) && second.equals(that.second)
-        && kernel.equals(that.kernel) && type.equals(that.type);
+        && kernel.equals(that.kernel);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(name, first, second, kernel, type);
+    return Objects.hash(name, first, second, kernel);
   }
 }

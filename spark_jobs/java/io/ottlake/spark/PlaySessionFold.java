@@ -9,14 +9,15 @@ import org.apache.spark.sql.catalyst.expressions.InterpretedOrdering;
 import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.unsafe.types.UTF8String;
 
 /**
  * The play-session state machine of qoe-metrics.md section 1, folded over one
- * session's events: a Spark SQL function of (events, gap_ms) registered by
- * spark_jobs/transforms/sessions.py (a KernelExpression), which owns the column
- * layout of both sides.
+ * session's events: a Spark SQL function of (events, gap_ms), {@code ottlake_play_session_fold},
+ * registered by OttlakeExtensions (a KernelExpression); spark_jobs/transforms/sessions.py
+ * builds the events' structs and reads the accumulator's fields by name.
  *
  * <p>{@code events} is the session's array of event structs, in any order, fields by
  * position as sessions.FOLD_EVENT_FIELDS lists them: ts, seq, id, type, closes, fatal,
@@ -26,8 +27,8 @@ import org.apache.spark.unsafe.types.UTF8String;
  * compared here directly; the other fields only order copies of one event, compared
  * by Spark's ordering of the struct). Sorted here, {@code array_sort} compared every
  * pair with an interpreted ordering (~5% of the sessions stage's samples at 3M events).
- * The result is the accumulator after the last event, fields by position as
- * sessions._ACC lists them, then each dimension's first non-null value among the
+ * The result is the accumulator after the last event, of the type resultType
+ * gives (ACC_FIELDS, then each dimension's first non-null value among the
  * events up to the closing one (section 1: events after closed change nothing). Null
  * for an empty array (a session always has an event). Values in and out are Spark's
  * internal ones (UTF8String, timestamps as microseconds).
@@ -67,12 +68,63 @@ public final class PlaySessionFold implements KernelExpression.Kernel {
     this.event = event;
   }
 
+  // The accumulator's fields, in the order Acc.toRow writes them; then each dimension
+  // of the events (their fields from DIMENSIONS on), with its name and type.
+  private static final StructType ACC_FIELDS = new StructType()
+      .add("state", DataTypes.IntegerType) // the section 1 state, numbered as above
+      .add("in_ad", DataTypes.BooleanType)
+      .add("from_paused", DataTypes.BooleanType) // the seek in force came from paused
+      .add("first_frame", DataTypes.BooleanType)
+      .add("requested", DataTypes.BooleanType) // a play_request has been seen
+      .add("requested_before_frame", DataTypes.BooleanType) // ... before the first frame
+      .add("bitrate", DataTypes.LongType) // the bitrate in force, kbps
+      .add("prev_ts", DataTypes.LongType)
+      .add("prev_id", DataTypes.StringType)
+      .add("startup_ms", DataTypes.LongType) // time in starting
+      .add("play_ms", DataTypes.LongType)
+      .add("ad_ms", DataTypes.LongType)
+      .add("rebuffer_ms", DataTypes.LongType)
+      .add("seek_ms", DataTypes.LongType)
+      .add("pause_ms", DataTypes.LongType)
+      .add("kbps_ms", DataTypes.LongType) // played kbits x 1000, kept integral: no float drift
+      .add("bitrate_play_ms", DataTypes.LongType)
+      .add("rebuffer_count", DataTypes.LongType)
+      .add("seek_count", DataTypes.LongType)
+      .add("error_count", DataTypes.LongType)
+      .add("upshift_count", DataTypes.LongType)
+      .add("downshift_count", DataTypes.LongType)
+      .add("event_count", DataTypes.LongType)
+      .add("fatal", DataTypes.BooleanType)
+      .add("fatal_code", DataTypes.StringType)
+      .add("playback_failure", DataTypes.BooleanType)
+      .add("completed", DataTypes.BooleanType)
+      .add("max_playhead", DataTypes.LongType)
+      .add("end_time", DataTypes.TimestampType)
+      .add("closed_at", new StructType().add("ts", DataTypes.LongType).add("seq", DataTypes.LongType)
+          .add("id", DataTypes.StringType)) // (ts, seq, id) of the event that closed
+      .add("start_time", DataTypes.TimestampType); // the first event's time
+
+  /** The accumulator's type for events of `events`' type: ACC_FIELDS, then the dimensions. */
   @Override
-  public KernelExpression.Kernel bind(DataType events, DataType gapMs) {
+  public DataType resultType(DataType events, DataType gapMs) {
+    StructType event = eventType(events);
+    StructType result = ACC_FIELDS;
+    for (int i = DIMENSIONS; i < event.size(); i++) {
+      result = result.add(event.fields()[i].name(), event.fields()[i].dataType());
+    }
+    return result;
+  }
+
+  private static StructType eventType(DataType events) {
     if (!(events instanceof ArrayType) || !(((ArrayType) events).elementType() instanceof StructType)) {
       throw new IllegalArgumentException("PlaySessionFold folds an array of event structs, not " + events);
     }
-    return new PlaySessionFold((StructType) ((ArrayType) events).elementType());
+    return (StructType) ((ArrayType) events).elementType();
+  }
+
+  @Override
+  public KernelExpression.Kernel bind(DataType events, DataType gapMs) {
+    return new PlaySessionFold(eventType(events));
   }
 
   @Override
