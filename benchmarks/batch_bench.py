@@ -116,17 +116,7 @@ def prepare(events: int, seed: int = DEFAULT_SEED, *, log: Any = print) -> RawZo
             chunks.append(_chunk(seed, index, size, log=log))
             remaining -= size
             index += 1
-        tmp = root.with_name(f".tmp-{root.name}-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        totals: Counter[str] = Counter()
-        for chunk in chunks:
-            _link_tree(chunk / RAW_SUBDIR, tmp / RAW_SUBDIR)
-            info = json.loads((chunk / "manifest.json").read_text())
-            totals.update({k: info[k] for k in ("events", "objects", "bytes", "duplicates")})
-        (tmp / "manifest.json").write_text(json.dumps(
-            {**totals, "seed": seed, "chunks": [c.name for c in chunks]}, indent=1))
-        shutil.rmtree(root, ignore_errors=True)
-        tmp.rename(root)
+        _merge_chunks(root, chunks, seed)
     info = json.loads(manifest.read_text())
     if info["events"] != events:
         raise RuntimeError(f"{manifest}: {info['events']} events, expected {events}; delete it to rebuild")
@@ -559,7 +549,8 @@ def _merge_chunks(root: Path, chunks: list[Path], seed: int) -> None:
         _link_tree(chunk / RAW_SUBDIR, tmp / RAW_SUBDIR)
         info = json.loads((chunk / "manifest.json").read_text())
         totals.update({k: info[k] for k in ("events", "objects", "bytes", "duplicates")})
-    (tmp / "manifest.json").write_text(json.dumps({**totals, "seed": seed, "chunks": [c.name for c in chunks]}))
+    (tmp / "manifest.json").write_text(json.dumps(
+        {**totals, "seed": seed, "chunks": [c.name for c in chunks]}, indent=1))
     shutil.rmtree(root, ignore_errors=True)
     tmp.rename(root)
 
@@ -580,15 +571,20 @@ def incremental(options: BenchOptions) -> list[Measurement]:
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731
     base_zone = prepare_spread(events, INCREMENTAL_DAYS, log=say)
     new_chunk = _chunk(DEFAULT_SEED + 1, INCREMENTAL_DAYS, INCREMENTAL_NEW, log=say)
-    base = OUT / "lakes" / f"base-{base_zone.root.name}"
-    if not (base / "_built").exists():  # the old lake, built once and kept
-        shutil.rmtree(base, ignore_errors=True)
-        _link_tree(base_zone.objects_root, base / RAW_SUBDIR)
-        _batch_seconds(base, f"incremental-base-{events}")
-        (base / "_built").write_text("ok")
+    # The old lake is built once at the path it is measured at (its state records the
+    # raw objects' paths: under another root every object would look new) and kept as
+    # a copy (file times kept), which each run puts back first.
     old = OUT / "lakes" / "incremental-old"
+    kept = OUT / "lakes" / f"kept-{base_zone.root.name}"
+    if not (kept / "_built").exists():
+        shutil.rmtree(old, ignore_errors=True)
+        _link_tree(base_zone.objects_root, old / RAW_SUBDIR)
+        _batch_seconds(old, f"incremental-base-{events}")
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(old, kept)
+        (kept / "_built").write_text("ok")
     shutil.rmtree(old, ignore_errors=True)
-    shutil.copytree(base, old)  # a copy: the run writes into it
+    shutil.copytree(kept, old, ignore=shutil.ignore_patterns("_built"))
     _link_tree(new_chunk / RAW_SUBDIR, old / RAW_SUBDIR)
     empty = OUT / "lakes" / "incremental-empty"
     shutil.rmtree(empty, ignore_errors=True)

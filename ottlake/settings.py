@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ottlake.aws import AwsTarget
 from ottlake.errors import ConfigError
+from ottlake.platform import EMR_RELEASE
 from schemas.layout import Lake, lake_root
 
 EMBEDDED_HOST = "127.0.0.1"
@@ -61,6 +62,12 @@ class Settings(BaseSettings):
     raw_lookback_hours: float = Field(default=6.0, gt=0)
     max_session_hours: float = Field(default=48.0, gt=0)
 
+    # Amazon EMR (emr/): the release the steps target, the role EMR Serverless runs the
+    # jobs as, and the S3 prefix `ottlake emr package --upload` writes and the steps read.
+    emr_release: str = EMR_RELEASE
+    emr_job_role_arn: str | None = None
+    emr_artifacts: str | None = None
+
     # Data-quality gates (quality/): the share of a run's raw lines quarantined
     # above which the raw gate fails.
     quality_max_quarantine_share: float = Field(default=0.05, ge=0, le=1)
@@ -75,6 +82,13 @@ class Settings(BaseSettings):
     @classmethod
     def _lake_root(cls, value: str) -> str:
         return lake_root(value)  # a LakeRootError is a ValueError: "invalid settings: lake: ..."
+
+    @field_validator("emr_artifacts")
+    @classmethod
+    def _s3_prefix(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("s3://") and len(value.rstrip("/")) > len("s3://")):
+            raise ValueError("must be an s3://bucket/prefix")
+        return value
 
     @field_validator("aws_endpoint")
     @classmethod

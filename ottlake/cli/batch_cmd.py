@@ -26,10 +26,10 @@ def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None, rec
     is written in one Delta commit, so a failure leaves no partial table.
     """
     settings = settings_from(ctx, lake=lake_root)
+    from emr.local import run_batch
     from ottlake.errors import ConfigError
     from quality import docs
     from quality.gate import GateRun
-    from spark_jobs.batch import run_batch
     from spark_jobs.jobs.common import Bounds, DateRange, Window
     from spark_jobs.spark import build_session
 

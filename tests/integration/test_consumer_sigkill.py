@@ -94,15 +94,16 @@ def test_two_sigkills_lose_nothing_and_bronze_has_each_event_once(consumer_setti
           f"(all sent twice by the simulated devices); lines when killed: {[n for _, n in kills]}; "
           f"{consumed_s:.0f} s from the first event to the drained raw zone", flush=True)
 
-    # The batch's bronze stage (spark_jobs.batch.STAGES[0]) is where duplicates go;
+    # The batch's bronze step (emr.steps.STEPS[0]) is where duplicates go;
     # the later stages only read bronze, so the test stops there to stay short.
+    from emr.local import job
+    from emr.steps import STEPS
     from quality.gate import GateRun, recorded
     from schemas.layout import Lake
-    from spark_jobs.batch import STAGES
 
     lake = Lake.at(settings.lake)
-    stage, run_bronze = STAGES[0]
-    assert stage == "bronze"
+    assert STEPS[0].name == "bronze"
+    run_bronze = job(STEPS[0])
     began = time.monotonic()
     with recorded(spark, GateRun.new()) as gates:
         bronze_counts = run_bronze(spark, lake, gates=gates).counts

@@ -107,3 +107,16 @@ def test_other_endpoints(ottlake_env):
     assert not Settings.load(aws_endpoint="aws").aws().is_emulator
     assert Settings.load(aws_endpoint="http://127.0.0.1:5000").aws().endpoint_url == "http://127.0.0.1:5000"
     assert Settings.load().state_dir == Path(".ottlake")
+
+
+def test_the_emr_settings_are_named_as_the_others(ottlake_env) -> None:
+    defaults = Settings.load()
+    assert (defaults.emr_release, defaults.emr_job_role_arn, defaults.emr_artifacts) == ("emr-spark-8.1.0", None, None)
+    ottlake_env.setenv("OTTLAKE_EMR_RELEASE", "emr-spark-8.2.0")
+    ottlake_env.setenv("OTTLAKE_EMR_JOB_ROLE_ARN", "arn:aws:iam::123456789012:role/ottlake-jobs")
+    ottlake_env.setenv("OTTLAKE_EMR_ARTIFACTS", "s3://artifacts/ottlake")
+    settings = Settings.load()
+    assert (settings.emr_release, settings.emr_job_role_arn, settings.emr_artifacts) == (
+        "emr-spark-8.2.0", "arn:aws:iam::123456789012:role/ottlake-jobs", "s3://artifacts/ottlake")
+    with pytest.raises(ConfigError, match="emr_artifacts: Value error, must be an s3://bucket/prefix"):
+        Settings.load(emr_artifacts="/tmp/artifacts")
