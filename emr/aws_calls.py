@@ -21,14 +21,11 @@ from typing import Any
 from emr.steps import StepRun
 from ottlake.errors import ConfigError
 from ottlake.platform import EMR_RELEASE
+from spark_jobs.spark import COMMON_CONF
 
-# What a session needs beside EMR's defaults: Delta's extension and catalog, and
-# ottlake's functions (spark_jobs.spark.DELTA_CONF, from where the local session takes them).
-SESSION_CONF: dict[str, str] = {
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension,io.ottlake.spark.OttlakeExtensions",
-    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-    "spark.sql.session.timeZone": "UTC",
-}
+# What a session needs beside EMR's defaults (UTC, Delta's extension and catalog,
+# ottlake's functions): the settings the local session has, from their one home.
+SESSION_CONF: dict[str, str] = dict(COMMON_CONF)
 # EMR Serverless has Delta's jars on its image, not on the class path (EMR Serverless
 # user guide, "Using Delta Lake"); EMR on EC2 puts them there with delta-defaults.
 SERVERLESS_DELTA_JARS = ("/usr/share/aws/delta/lib/delta-spark.jar", "/usr/share/aws/delta/lib/delta-storage.jar")
@@ -78,6 +75,13 @@ def _python_conf(driver_env_prefix: str) -> dict[str, str]:
     }
 
 
+def _job_conf(artifacts: Artifacts, driver_env_prefix: str, run: StepRun, **extra: str) -> dict[str, str]:
+    """A step's Spark settings: the session's, the Python environment archive and its
+    interpreter (the driver's set under `driver_env_prefix`), `extra`, the step's own."""
+    return {**SESSION_CONF, "spark.archives": f"{artifacts.environment}#{ENVIRONMENT}",
+            **_python_conf(driver_env_prefix), **extra, **run.step.spark_conf}
+
+
 def _conf_args(conf: Mapping[str, str]) -> list[str]:
     return [part for key, value in conf.items() for part in ("--conf", f"{key}={value}")]
 
@@ -87,8 +91,7 @@ def ec2_steps(runs: Sequence[StepRun], artifacts: Artifacts, *, action_on_failur
     """The `Steps` of add_job_flow_steps: `spark-submit` through command-runner.jar."""
     steps = []
     for run in runs:
-        conf = {**SESSION_CONF, "spark.archives": f"{artifacts.environment}#{ENVIRONMENT}",
-                **_python_conf("spark.yarn.appMasterEnv."), **run.step.spark_conf}
+        conf = _job_conf(artifacts, "spark.yarn.appMasterEnv.", run)
         args = ["spark-submit", "--deploy-mode", "cluster", *_conf_args(conf), "--jars", artifacts.jar,
                 "--py-files", artifacts.wheel, artifacts.entry, run.step.module, *run.arguments]
         steps.append({"Name": f"ottlake {run.step.name}", "ActionOnFailure": action_on_failure,
@@ -112,10 +115,8 @@ def serverless_job_runs(runs: Sequence[StepRun], artifacts: Artifacts, *, applic
     """One start_job_run request a step."""
     requests = []
     for run in runs:
-        conf = {**SESSION_CONF, "spark.archives": f"{artifacts.environment}#{ENVIRONMENT}",
-                **_python_conf("spark.emr-serverless.driverEnv."),
-                "spark.jars": ",".join([*SERVERLESS_DELTA_JARS, artifacts.jar]),
-                "spark.submit.pyFiles": artifacts.wheel, **run.step.spark_conf}
+        conf = _job_conf(artifacts, "spark.emr-serverless.driverEnv.", run, **{
+            "spark.jars": ",".join([*SERVERLESS_DELTA_JARS, artifacts.jar]), "spark.submit.pyFiles": artifacts.wheel})
         requests.append({
             "applicationId": application_id,
             "executionRoleArn": role_arn,
