@@ -9,8 +9,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JARS := .cache/jars/.fetched
+# Airflow 3 and the Amazon provider, only to import the MWAA DAG file in its test
+# (tests/integration/test_airflow_dag.py): a virtual environment of their own, since
+# Airflow's pins are not the pipeline's.
+AIRFLOW := .cache/airflow/.installed
+AIRFLOW_PINS := apache-airflow==3.1.8 apache-airflow-providers-amazon==9.39.0
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast bench clean airflow
 
 install: $(STAMP) $(JARS)
 
@@ -26,10 +31,19 @@ $(JARS): $(STAMP) spark_jobs/jars.py ottlake/platform.py $(shell find spark_jobs
 	$(PY) -m spark_jobs.jars build
 	touch $(JARS)
 
+airflow: $(AIRFLOW)
+
+$(AIRFLOW): pyproject.toml
+	rm -rf .cache/airflow
+	$(PYTHON) -m venv .cache/airflow
+	.cache/airflow/bin/python -m pip install -q --upgrade pip
+	.cache/airflow/bin/python -m pip install -q $(AIRFLOW_PINS) -e .
+	touch $(AIRFLOW)
+
 demo: install
 	$(VENV)/bin/ottlake demo
 
-test: install
+test: install $(AIRFLOW)
 	$(VENV)/bin/lint-imports
 	$(PY) -m spark_jobs.jars junit
 	$(VENV)/bin/pytest tests

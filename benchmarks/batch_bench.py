@@ -78,6 +78,7 @@ START_MS = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp() * 1000)  # fixed: t
 DELIVERIES_PER_VIEWER_DAY = 7_860
 SHARDS = 2
 STAGES = ("bronze", "sessions", "viewer_sessions", "aggregates")
+RUNNER_EVENTS = 200_000  # the local runner benchmark: both ways on a small hour of traffic
 RECORD = "quality record"  # the batch's one results commit and Data Docs build (a row of its own)
 TARGET_RATE = 100_000
 TARGET_FLOOR_RATIO = 4.0
@@ -600,6 +601,31 @@ def incremental(options: BenchOptions) -> list[Measurement]:
         Measurement(benchmark="incremental", case=f"new events into a lake of {events:,} over {INCREMENTAL_DAYS} days",
                     count=new, seconds=into_old, note=note + "; " + ", ".join(
                         f"{name} {row.seconds:.1f} s" for name, row in stages.items())),
+    ]
+
+
+def runner(options: BenchOptions) -> list[Measurement]:
+    """`ottlake batch` in one SparkSession beside `--runner spark-submit` (a JVM a step,
+    as on EMR) on the same raw zone (default 200,000 events), each from a fresh lake,
+    in one run: the whole command's wall time, JVM start included."""
+    events = options.events or RUNNER_EVENTS
+    zone = prepare(events, log=lambda text: print(text, file=sys.stderr))
+    results = {}
+    for runner_name in ("session", "spark-submit"):
+        lake = OUT / "lakes" / f"runner-{runner_name}"
+        shutil.rmtree(lake, ignore_errors=True)
+        _link_tree(zone.objects_root, lake / RAW_SUBDIR)
+        run = run_sampled([*_ottlake(), "batch", "--lake", str(lake), "--runner", runner_name],
+                          env={"COLUMNS": "250"}, log=f"runner-{runner_name}")
+        if run.returncode != 0:
+            raise _failed(f"ottlake batch --runner {runner_name}", run, f"runner-{runner_name}")
+        results[runner_name] = run
+    ratio = results["spark-submit"].wall / results["session"].wall
+    return [
+        Measurement(benchmark="local runner", case="one SparkSession (ottlake batch)", count=zone.events,
+                    seconds=results["session"].wall, note=f"whole command; {_memory(results['session'])}"),
+        Measurement(benchmark="local runner", case="spark-submit a step (--runner spark-submit)", count=zone.events,
+                    seconds=results["spark-submit"].wall, note=f"{ratio:.2f}x the one session"),
     ]
 
 

@@ -1,23 +1,32 @@
-"""The local runner: the step list (emr.steps) in one SparkSession, behind `ottlake batch`.
+"""The local runner: the step list (emr.steps), behind `ottlake batch`.
 
-The same steps, in the same order and with the same arguments as on EMR, each
-called in process (`<module>.run`) instead of `spark-submit`: one JVM for the run,
-where a spark-submit a step would start four (BENCHMARKS.md). The first failure (an
-OttlakeError, a failed quality gate among them) stops the rest; every step's gates
-are recorded under one run id, once, when the run ends (passed or failed).
+Two ways, the same steps in the same order with the same arguments as on EMR:
+- in one SparkSession (the default): each step called in process (`<module>.run`),
+  one JVM for the run; every step's gates are recorded under one run id, once, when
+  the run ends (passed or failed);
+- through `spark-submit` (`--runner spark-submit`): a JVM a step, each running the
+  entry script EMR runs with the step's module and arguments (emr.entry), its gates
+  recorded by the step itself. It costs a JVM start and a Delta log replay a step
+  (BENCHMARKS.md, "Local runner"), which is why it is not the default.
+The first failure (an OttlakeError, a failed quality gate among them) stops the rest.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
 
-from emr.steps import STEPS, Step
+from emr.aws_calls import conf_args
+from emr.steps import STEPS, Step, StepRun
 from ottlake import lakes
 from ottlake.errors import ConfigError, JobError, OttlakeError
 from quality.gate import GateRun, recorded
@@ -88,3 +97,49 @@ def spark_error_line(exc: BaseException) -> str:
         if "Exception:" in line or "Error:" in line or line.startswith("["):
             return line[:500]
     return (lines[0] if lines else type(exc).__name__)[:500]
+
+
+ENTRY_SCRIPT = Path(__file__).with_name("entry.py")
+
+
+def spark_submit() -> Path:
+    """The spark-submit of the installed pyspark (the pinned Spark)."""
+    import pyspark
+
+    return Path(pyspark.__file__).parent / "bin" / "spark-submit"
+
+
+def spark_submit_commands(runs: Sequence[StepRun], conf: Mapping[str, str], *, entry: Path = ENTRY_SCRIPT,
+                          py_files: Sequence[str] = ()) -> list[list[str]]:
+    """One `spark-submit` a step, as EMR's steps run it: the entry script, the step's
+    module and arguments, Spark settings as `--conf` (the step's own last)."""
+    commands = []
+    for run in runs:
+        command = [str(spark_submit()), *conf_args({**conf, **run.step.spark_conf})]
+        if py_files:
+            command += ["--py-files", ",".join(py_files)]
+        commands.append([*command, str(entry), run.step.module, *run.arguments])
+    return commands
+
+
+def run_spark_submit(commands: Sequence[Sequence[str]], runs: Sequence[StepRun], *, python: str = sys.executable,
+                     env: Mapping[str, str] | None = None, on_stage: Callable[[str], None] = lambda _name: None,
+                     timeout_s: float | None = None, cwd: Path | None = None) -> dict[str, float]:
+    """Run the commands in order; JobError naming the step at the first that fails
+    (with the last lines it wrote). Returns each step's seconds."""
+    seconds: dict[str, float] = {}
+    environment = {**os.environ, "PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python, **(env or {})}
+    for command, run in zip(commands, runs, strict=True):
+        on_stage(run.step.name)
+        began = time.perf_counter()
+        try:
+            done = subprocess.run(list(command), env=environment, capture_output=True, text=True, timeout=timeout_s,
+                                  cwd=cwd)
+        except subprocess.TimeoutExpired:
+            raise JobError(f"stage {run.step.name}: spark-submit still running after {timeout_s:.0f} s") from None
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            said = next((line for line in reversed(lines) if line.startswith("error:")), " ".join(lines[-3:]))
+            raise JobError(f"stage {run.step.name} failed (spark-submit exit {done.returncode}): {said[:500]}")
+        seconds[run.step.name] = time.perf_counter() - began
+    return seconds

@@ -10,7 +10,7 @@ steps or their arguments.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -59,3 +59,28 @@ def plan(lake: str, *, window: str | None = None, recompute: str | None = None,
             arguments += ["--recompute", recompute]
         runs.append(StepRun(step, tuple(arguments)))
     return runs
+
+
+def runs_of(arguments: Sequence[str]) -> list[StepRun]:
+    """The plan that a command line of `plan`'s arguments (`--lake L --mode M [--window W]
+    [--recompute R]`) names: how the entry script's `batch` reads its arguments."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="ottlake_entry.py batch")
+    parser.add_argument("--lake", required=True)
+    parser.add_argument("--mode", choices=["local", "emr"], default="emr")
+    parser.add_argument("--window")
+    parser.add_argument("--recompute")
+    args = parser.parse_args(list(arguments))
+    return plan(args.lake, window=args.window, recompute=args.recompute, mode=args.mode)
+
+
+def batch_arguments(lake: str, *, window: str | None = None, recompute: str | None = None,
+                    mode: Mode = "emr") -> list[str]:
+    """The entry script's arguments that run the whole list in one job (`runs_of` reads them)."""
+    arguments = ["--lake", lake, "--mode", mode]
+    if window:
+        arguments += ["--window", window]
+    if recompute:
+        arguments += ["--recompute", recompute]
+    return arguments

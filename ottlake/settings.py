@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     emr_release: str = EMR_RELEASE
     emr_job_role_arn: str | None = None
     emr_artifacts: str | None = None
+    # Where `ottlake emr submit` and the schedules run the steps: an EMR Serverless
+    # application or an EMR on EC2 cluster (one of them), and the role EventBridge
+    # Scheduler assumes to start them (`ottlake infra apply --schedule`).
+    emr_application_id: str | None = None
+    emr_cluster_id: str | None = None
+    scheduler_role_arn: str | None = None
 
     # Data-quality gates (quality/): the share of a run's raw lines quarantined
     # above which the raw gate fails.

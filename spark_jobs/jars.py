@@ -129,12 +129,23 @@ def own_jar(cache: Path = DEFAULT_CACHE, sources: Path = JAVA_SOURCES) -> Path:
 BUILD_INFO = "io/ottlake/spark/build.properties"
 
 
+def spark_jars_dir() -> Path:
+    """The installed Spark's jars: under SPARK_HOME when spark-submit set it (its
+    pyspark is then imported from `python/lib/pyspark.zip`), else beside pyspark."""
+    import pyspark
+
+    home = os.environ.get("SPARK_HOME")
+    if home and (Path(home) / "jars").is_dir():
+        return Path(home) / "jars"
+    return Path(pyspark.__file__).parent / "jars"
+
+
 def compiled_against() -> dict[str, str]:
     """The Spark and Scala the jar is compiled against: the installed pyspark's
     (its version, and the binary version of its scala-library jar)."""
     import pyspark
 
-    scala = next(Path(pyspark.__file__).parent.joinpath("jars").glob("scala-library-*.jar"))
+    scala = next(spark_jars_dir().glob("scala-library-*.jar"))
     full = scala.name.removeprefix("scala-library-").removesuffix(".jar")
     return {"spark.version": pyspark.__version__, "scala.binary.version": ".".join(full.split(".")[:2])}
 
@@ -159,9 +170,7 @@ def build(cache: Path = DEFAULT_CACHE, sources: Path = JAVA_SOURCES, *, run: Run
     javac = str(Path(java_home) / "bin" / "javac") if java_home else shutil.which("javac")
     if not javac or not Path(javac).exists():
         raise JobError(f"javac (a JDK {JAVA_RELEASE} or later) is not installed; `{BUILD_COMMAND}` needs it once")
-    import pyspark
-
-    classpath = str(Path(pyspark.__file__).parent / "jars" / "*")
+    classpath = str(spark_jars_dir() / "*")
     folder = cache / OWN_FOLDER
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache, prefix=".build-") as tmp:
@@ -190,14 +199,12 @@ def build(cache: Path = DEFAULT_CACHE, sources: Path = JAVA_SOURCES, *, run: Run
 def junit(cache: Path = DEFAULT_CACHE, tests: Path = JAVA_TESTS, *, run: Runner = subprocess.run) -> int:
     """Compile the Java tests against ottlake's jar, Spark's and JUnit's, and run them
     with JUnit's console launcher; its exit code (0 when every test passed)."""
-    import pyspark
-
     java_home = os.environ.get("JAVA_HOME")
     bin_dir = Path(java_home) / "bin" if java_home else None
     javac = str(bin_dir / "javac") if bin_dir else shutil.which("javac") or "javac"
     java = str(bin_dir / "java") if bin_dir else shutil.which("java") or "java"
     (launcher,) = jar_paths(cache, JUNIT)
-    spark_jars = sorted(Path(pyspark.__file__).parent.joinpath("jars").glob("*.jar"))
+    spark_jars = sorted(spark_jars_dir().glob("*.jar"))
     classpath = [own_jar(cache), *spark_jars]
     with tempfile.TemporaryDirectory(prefix="ottlake-junit-") as tmp:
         classes = Path(tmp) / "classes"
@@ -215,9 +222,7 @@ def junit(cache: Path = DEFAULT_CACHE, tests: Path = JAVA_TESTS, *, run: Runner 
 def shipped_artifact_ids(spark_jars: Path | None = None) -> list[str]:
     """artifactIds of the jars the installed pyspark ships (`name-1.2.3.jar`)."""
     if spark_jars is None:
-        import pyspark
-
-        spark_jars = Path(pyspark.__file__).parent / "jars"
+        spark_jars = spark_jars_dir()
     ids = set()
     for jar in spark_jars.glob("*.jar"):
         # The artifactId ends at the first '-' followed by a digit: the version.

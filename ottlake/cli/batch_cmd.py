@@ -18,12 +18,17 @@ from ottlake.cli.common import console, err_console, lake_to_read, settings_from
 @click.option("--recompute", default=None, metavar="FROM/TO",
               help="Rebuild the play sessions, viewer sessions and aggregates of these UTC session dates "
                    "from bronze (after a change of definition), e.g. 2026-03-01/2026-03-07; takes no raw objects.")
+@click.option("--runner", type=click.Choice(["session", "spark-submit"]), default="session", show_default=True,
+              help="The steps in one local SparkSession, or each through spark-submit as on EMR (slower: a JVM "
+                   "a step).")
 @click.pass_context
-def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None, recompute: str | None) -> None:
+def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None, recompute: str | None,
+              runner: str) -> None:
     """Run bronze, play sessions, viewer sessions and aggregates over the new raw objects.
 
-    Idempotent: a second run over the same raw zone changes nothing. Each table
-    is written in one Delta commit, so a failure leaves no partial table.
+    The step list EMR runs (`ottlake emr submit`), in the same order with the same
+    arguments. Idempotent: a second run over the same raw zone changes nothing. Each
+    table is written in one Delta commit, so a failure leaves no partial table.
     """
     settings = settings_from(ctx, lake=lake_root)
     from emr.local import run_batch
@@ -37,6 +42,9 @@ def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None, rec
     if window and dates:
         raise ConfigError("--window selects raw objects and --recompute session dates: give one of them")
     lake = lake_to_read(settings)  # before Spark starts (run_batch checks again, through Hadoop)
+    if runner == "spark-submit":
+        _run_spark_submit(settings.lake, window, recompute)
+        return
 
     # PySpark logs a failed query's context to stderr as JSON; the CLI reports the
     # failure itself, in one line (an entry point may set logging; a library may not).
@@ -75,6 +83,23 @@ def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None, rec
             console.print(f"gate warning ({stage.stage}): {warning}", markup=False)
     if any(stage.gate_seconds for stage in report.stages):
         console.print(f"quality: run {report.run_id}; Data Docs at {docs.index(lake)}", markup=False)
+
+
+def _run_spark_submit(lake: str, window: str | None, recompute: str | None) -> None:
+    from emr.local import run_spark_submit, spark_submit_commands
+    from emr.steps import plan
+    from spark_jobs.spark import session_conf
+
+    runs = plan(lake, window=window, recompute=recompute, mode="local")
+    with console.status("spark-submit") as status:
+        seconds = run_spark_submit(spark_submit_commands(runs, session_conf("local")), runs,
+                                   on_stage=lambda name: status.update(f"stage {name} (spark-submit)"))
+    table = Table(title=f"ottlake batch --runner spark-submit: {lake}", title_justify="left")
+    table.add_column("stage", style="bold")
+    table.add_column("seconds", justify="right")
+    for name, value in seconds.items():
+        table.add_row(name, f"{value:.1f}")
+    console.print(table)
 
 
 COMMANDS: list[click.Command] = [batch_cmd]

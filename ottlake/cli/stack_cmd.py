@@ -90,15 +90,25 @@ def infra_group() -> None:
 
 
 @infra_group.command("apply")
+@click.option("--schedule", is_flag=True,
+              help="Also the batch's hourly and daily EventBridge Scheduler schedules on EMR "
+                   "(OTTLAKE_EMR_CLUSTER_ID or OTTLAKE_EMR_APPLICATION_ID, OTTLAKE_EMR_ARTIFACTS, "
+                   "OTTLAKE_SCHEDULER_ROLE_ARN, OTTLAKE_LAKE on S3).")
 @click.pass_context
-def apply_command(ctx: click.Context) -> None:
+def apply_command(ctx: click.Context, schedule: bool) -> None:
     """Create what is missing and reshard what differs; safe to run again.
 
     The same for the emulator and AWS; the Firehose delivery stream only on AWS
     (it needs OTTLAKE_FIREHOSE_ROLE_ARN there).
     """
     settings = settings_from(ctx)
+    schedules = _schedule_requests(settings) if schedule else []  # refused before anything is created
     actions = infra.apply(settings)
+    if schedule:
+        from emr import schedule as emr_schedule
+
+        actions += [infra.Action(resource, name, outcome) for resource, name, outcome in
+                    emr_schedule.apply(settings.aws().client("scheduler"), schedules)]
     table = Table(title=f"infra apply ({settings.aws_endpoint})")
     # Names are what a user copies into other commands: never truncate them.
     table.add_column("resource", no_wrap=True)
@@ -113,6 +123,23 @@ def apply_command(ctx: click.Context) -> None:
     console.print(table)
     counts = {outcome: sum(a.outcome == outcome for a in actions) for outcome in _OUTCOME_STYLE}
     _say(", ".join(f"{count} {outcome}" for outcome, count in counts.items()))
+
+
+def _schedule_requests(settings: Settings) -> list[dict]:
+    from emr import schedule as emr_schedule
+    from emr.aws_calls import Artifacts
+    from ottlake.errors import ConfigError
+
+    if not settings.lake.startswith("s3://"):
+        raise ConfigError(f"the schedules run the batch on EMR, which reads the lake from S3: OTTLAKE_LAKE "
+                          f"{settings.lake} is not an s3://bucket/prefix")
+    if not settings.emr_artifacts or not settings.scheduler_role_arn:
+        raise ConfigError("--schedule needs OTTLAKE_EMR_ARTIFACTS (where `ottlake emr package --upload` put the "
+                          "artifacts) and OTTLAKE_SCHEDULER_ROLE_ARN (the role the scheduler starts EMR as)")
+    return emr_schedule.schedule_requests(
+        settings.lake, Artifacts(settings.emr_artifacts), role_arn=settings.scheduler_role_arn,
+        cluster_id=settings.emr_cluster_id, application_id=settings.emr_application_id,
+        job_role_arn=settings.emr_job_role_arn)
 
 
 COMMANDS = [stack_group, infra_group]

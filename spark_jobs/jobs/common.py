@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,21 +26,44 @@ class Window:
 
     @classmethod
     def parse(cls, text: str | None) -> Window:
-        """`START/END` in ISO 8601 (UTC), either side may be empty: `2026-11-24T00/2026-11-24T06`."""
+        """`START/END` in ISO 8601 (UTC), either side may be empty: `2026-11-24T00/2026-11-24T06`;
+        or one side a duration in days and hours, ISO 8601's `PnDTnH` (`PT25H/2026-11-25T01:00:00Z`:
+        the 25 hours before, as a schedule names its own time: emr.schedule)."""
         if not text:
             return cls()
         if "/" not in text:
             raise ConfigError(f"window {text!r}: expected START/END, e.g. 2026-11-24T00/2026-11-24T06")
         start_text, end_text = text.split("/", 1)
         try:
-            start = datetime.fromisoformat(start_text) if start_text else None
-            end = datetime.fromisoformat(end_text) if end_text else None
+            start = _instant(start_text)
+            end = _instant(end_text)
+            if isinstance(start, timedelta) and isinstance(end, datetime):
+                start = end - start
+            elif isinstance(end, timedelta) and isinstance(start, datetime):
+                end = start + end
+            elif isinstance(start, timedelta) or isinstance(end, timedelta):
+                raise ValueError("a duration needs a date-time on the other side")
         except ValueError as exc:
             raise ConfigError(f"window {text!r}: {exc}") from None
         start, end = (_naive_utc(start), _naive_utc(end))
         if start and end and end <= start:
             raise ConfigError(f"window {text!r}: the end must be after the start")
         return cls(start, end)
+
+
+_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?)?")
+
+
+def _instant(text: str) -> datetime | timedelta | None:
+    """A window's side: empty, an ISO 8601 date-time, or a duration `PnDTnH`."""
+    if not text:
+        return None
+    if text.startswith("P"):
+        match = _DURATION.fullmatch(text)
+        if not match or not any(match.groups()):
+            raise ValueError(f"{text!r} is not a duration of days and hours (PnDTnH)")
+        return timedelta(days=int(match.group(1) or 0), hours=int(match.group(2) or 0))
+    return datetime.fromisoformat(text)
 
 
 @dataclass(frozen=True)

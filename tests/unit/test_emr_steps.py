@@ -53,7 +53,8 @@ def test_ec2_steps_are_valid_add_job_flow_steps_requests() -> None:
     assert bronze["HadoopJarStep"]["Jar"] == "command-runner.jar" and args[:3] == ["spark-submit", "--deploy-mode",
                                                                                      "cluster"]
     tail = args[args.index("--jars"):]
-    assert tail == ["--jars", ARTIFACTS.jar, "--py-files", ARTIFACTS.wheel, ARTIFACTS.entry, "spark_jobs.jobs.bronze",
+    assert tail == ["--jars", ARTIFACTS.jar, "--py-files", f"{ARTIFACTS.wheel},/usr/share/aws/delta/lib/delta-spark.jar",
+                    ARTIFACTS.entry, "spark_jobs.jobs.bronze",
                     "--lake", LAKE, "--mode", "emr"]
     confs = dict(args[i + 1].split("=", 1) for i, arg in enumerate(args) if arg == "--conf")
     assert confs["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension,io.ottlake.spark.OttlakeExtensions"
@@ -109,4 +110,4 @@ def test_the_entry_script_runs_a_job_of_the_list_and_refuses_any_other_module() 
     assert listed.returncode == 0 and "--lake" in listed.stdout
     other = subprocess.run([sys.executable, str(entry), "os", "--help"], cwd=ROOT, capture_output=True, text=True,
                            timeout=60)
-    assert other.returncode == 2 and "the first argument is one of spark_jobs.jobs.bronze" in other.stderr
+    assert other.returncode == 2 and "the first argument is batch or one of spark_jobs.jobs.bronze" in other.stderr
