@@ -103,7 +103,7 @@ class LakeQuery:
         try:
             spark.read.format("delta").load(path).createOrReplaceTempView(name)
         except AnalysisException as exc:
-            if "DELTA_MISSING_DELTA_TABLE" in str(exc) or "PATH_NOT_FOUND" in str(exc) or "is not a Delta table" in str(exc):
+            if any(sign in str(exc) for sign in _NOT_A_DELTA_TABLE):
                 raise QueryError(_not_built(name, path)) from None
             raise QueryError(f"cannot read table {name} at {path}: {first_line(str(exc))}") from None
 
@@ -151,6 +151,10 @@ class LakeQuery:
             if "TABLE_OR_VIEW_NOT_FOUND" in message:
                 raise QueryError(_unknown_table(message)) from None
             raise QueryError(f"SQL error: {message}") from None
+
+
+# How Spark says that a path holds no Delta table (yet).
+_NOT_A_DELTA_TABLE = ("DELTA_MISSING_DELTA_TABLE", "PATH_NOT_FOUND", "is not a Delta table")
 
 
 def _not_built(name: str, path: str) -> str:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ottlake.cli.common import console, err_console, lake_to_read, settings_from
 from ottlake.errors import OttlakeError
 from schemas.tables import LAKE_TABLES
+
+if TYPE_CHECKING:
+    from analytics.sql import LakeQuery
 
 _ENGINES = ("duckdb", "spark")
 _FORMATS = ("table", "csv", "json", "parquet")
@@ -57,7 +62,8 @@ def sql_cmd(ctx: click.Context, query: str | None, lake_root: str | None, engine
         for name in ("DataFrameQueryContextLogger", "SQLQueryContextLogger"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     storage = None if lake.is_local else settings.aws().delta_storage_options()
-    session = LakeQuery(lake, engine=engine, storage_options=storage, make_spark=_spark_maker())  # type: ignore[arg-type]
+    session = LakeQuery(lake, engine=engine, storage_options=storage,  # type: ignore[arg-type]
+                        make_spark=_spark_maker())
     try:
         if query is not None:
             answer = session.run(query)
@@ -72,8 +78,9 @@ def sql_cmd(ctx: click.Context, query: str | None, lake_root: str | None, engine
         session.close()
 
 
-def _spark_maker():  # type: ignore[no-untyped-def]
-    def make():  # type: ignore[no-untyped-def]
+def _spark_maker() -> Callable[[], Any]:
+    """Spark as the jobs build it, started only when a query first needs it."""
+    def make() -> Any:
         from spark_jobs.spark import build_session
 
         with console.status("starting Spark"):
@@ -84,7 +91,7 @@ def _spark_maker():  # type: ignore[no-untyped-def]
     return make
 
 
-def _prompt(session, history_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _prompt(session: LakeQuery, history_path: Path) -> None:
     """A prompt_toolkit session: history in a file, table names completed."""
     from prompt_toolkit import PromptSession
     from prompt_toolkit.completion import WordCompleter
