@@ -69,7 +69,16 @@ def _table(answer: Any) -> str:
 
 
 def _records(answer: Any) -> list[dict[str, Any]]:
-    return answer.to_pylist()
+    """Rows as dicts; a map column's values as objects (pyarrow gives (key, value) pairs)."""
+    import pyarrow as pa
+
+    maps = [field.name for field in answer.schema if pa.types.is_map(field.type)]
+    rows = answer.to_pylist()
+    for row in rows:
+        for name in maps:
+            if row[name] is not None:
+                row[name] = dict(row[name])
+    return rows
 
 
 def _plain(answer: Any) -> Any:
