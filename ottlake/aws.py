@@ -44,3 +44,14 @@ class AwsTarget:
             endpoint_url=self.endpoint_url,
             config=Config(**config) if config else None,
         )
+
+    def delta_storage_options(self) -> dict[str, str]:
+        """The same target as delta-rs's object-store options (its `storage_options`):
+        an emulator by its endpoint over plain HTTP, AWS by the default credential chain."""
+        options = {"AWS_REGION": self.region}
+        if self.endpoint_url is not None:
+            options.update(AWS_ENDPOINT_URL=self.endpoint_url, AWS_ALLOW_HTTP="true",
+                           AWS_S3_ALLOW_UNSAFE_RENAME="true")
+        if self.access_key_id is not None and self.secret_access_key is not None:
+            options.update(AWS_ACCESS_KEY_ID=self.access_key_id, AWS_SECRET_ACCESS_KEY=self.secret_access_key)
+        return options

@@ -53,3 +53,7 @@ class ConsumerError(OttlakeError):
 
 class LakeNotFound(ConfigError):
     """The lake root is not a lake: it does not exist, is a file, or has no raw zone."""
+
+
+class QueryError(OttlakeError):
+    """An analyst's query cannot run: a SQL error, an unknown table, a table not built yet."""

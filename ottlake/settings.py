@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     qoe_monitor_app: str = "ottlake-qoe-monitor"
     live_table: str = "ottlake-live-qoe"
     firehose_name: str = "ottlake-player-events-to-s3"
+    # The Glue Data Catalog database `infra apply` registers the lake's tables in (AWS
+    # mode, a lake on S3), so that Athena and EMR query them by name.
+    glue_database: str = Field(default="ottlake", pattern=r"^[a-z0-9_]{1,255}$")
     firehose_role_arn: str | None = None
 
     # Lake sink (consumers/): a raw object is written when either buffer limit is

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System prerequisites of `make`: Python 3.11+, a Java 17 JDK (Spark 4 and the KCL
 # need Java; javac compiles ottlake's jar) and Maven (Delta's jars are resolved
-# from Maven Central at set-up time).
+# from Maven Central at set-up time), and Chromium (the report's test draws the
+# page in Debian's headless Chromium; Playwright never downloads a browser here).
 # Installs what is missing from Debian's packages; changes nothing otherwise.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head
 [ "${java_major:-0}" -ge 17 ] || need+=(openjdk-17-jdk-headless)
 command -v javac >/dev/null 2>&1 || [ -x "${JAVA_HOME:-/nonexistent}/bin/javac" ] || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing from Debian: ${need[*]}"

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures_spark",
     "tests.fixtures_consumers",
     "tests.fixtures_monitor",
+    "tests.fixtures_analytics",
 ]

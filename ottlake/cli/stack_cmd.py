@@ -99,7 +99,9 @@ def apply_command(ctx: click.Context, schedule: bool) -> None:
     """Create what is missing and reshard what differs; safe to run again.
 
     The same for the emulator and AWS; the Firehose delivery stream only on AWS
-    (it needs OTTLAKE_FIREHOSE_ROLE_ARN there).
+    (it needs OTTLAKE_FIREHOSE_ROLE_ARN there). With the lake on S3
+    (OTTLAKE_LAKE=s3://bucket/prefix), the lake's tables are registered in the
+    Glue Data Catalog (database OTTLAKE_GLUE_DATABASE) for Athena and EMR.
     """
     settings = settings_from(ctx)
     schedules = _schedule_requests(settings) if schedule else []  # refused before anything is created

@@ -56,11 +56,15 @@ class Action:
     detail: str = ""
 
 
-def apply(settings: Settings, *, firehose: bool | None = None, timeout_s: float = 600.0) -> list[Action]:
+def apply(settings: Settings, *, firehose: bool | None = None, glue: bool | None = None,
+          timeout_s: float = 600.0) -> list[Action]:
     """Create what is missing, reshard what differs; returns one Action per resource.
 
     `firehose=None` creates the delivery stream only on AWS; True forces it (for
-    example to check the request against an emulator), False skips it.
+    example to check the request against an emulator), False skips it. The lake's
+    tables are registered in the Glue Data Catalog (ottlake.services.glue) when
+    the lake is on S3 (AWS mode, against AWS or an emulator that serves Glue) and
+    `glue` is not False; a local lake has no catalog (`ottlake sql` reads it).
     `timeout_s` bounds each wait for a resource to become ACTIVE.
     """
     with_firehose = settings.aws_endpoint == "aws" if firehose is None else firehose
@@ -93,12 +97,36 @@ def apply(settings: Settings, *, firehose: bool | None = None, timeout_s: float 
             "firehose delivery stream", settings.firehose_name, "skipped",
             "an emulator cannot deliver Firehose from a Kinesis source; the lake-sink consumer writes the raw zone",
         ))
-        return actions
-    with _as_infra_error(f"firehose delivery stream {settings.firehose_name}", where):
-        stream_arn = kinesis.describe_stream_summary(StreamName=settings.stream_name)[
-            "StreamDescriptionSummary"]["StreamARN"]
-        request = firehose_request(settings, stream_arn=stream_arn)
-        actions.append(_ensure_firehose(target.client("firehose"), request, timeout_s))
+    else:
+        with _as_infra_error(f"firehose delivery stream {settings.firehose_name}", where):
+            stream_arn = kinesis.describe_stream_summary(StreamName=settings.stream_name)[
+                "StreamDescriptionSummary"]["StreamARN"]
+            request = firehose_request(settings, stream_arn=stream_arn)
+            actions.append(_ensure_firehose(target.client("firehose"), request, timeout_s))
+    actions.extend(_catalog(settings, glue, where))
+    return actions
+
+
+def _catalog(settings: Settings, glue: bool | None, where: str) -> list[Action]:
+    """The lake's tables in the Glue Data Catalog (AWS mode, a lake on S3)."""
+    from ottlake.services import glue as catalog
+
+    lake = settings.lake_layout()
+    if glue is False or (glue is None and lake.is_local):
+        return []
+    if lake.is_local:
+        return [Action("glue database", settings.glue_database, "skipped",
+                       f"the lake {lake.root} is a local folder: set OTTLAKE_LAKE=s3://bucket/prefix")]
+    client = settings.aws().client("glue")
+    with _as_infra_error(f"glue database {settings.glue_database}", where):
+        actions = [Action("glue database", settings.glue_database,
+                          catalog.ensure_database(client, settings.glue_database, lake.root), lake.root)]
+    for wanted in catalog.table_inputs(lake):
+        name = f"{settings.glue_database}.{wanted['Name']}"
+        with _as_infra_error(f"glue table {name}", where):
+            outcome = catalog.ensure_table(client, settings.glue_database, wanted)
+        actions.append(Action("glue table", name, outcome,  # type: ignore[arg-type]
+                              f"delta at {wanted['StorageDescriptor']['Location']}"))
     return actions
 
 
