@@ -185,3 +185,53 @@ def check_line(line: bytes | str) -> tuple[dict[str, Any] | None, list[Violation
         return None, [Violation("", Reason.malformed_json, str(exc)[:200])]
     violations = validate_event(event, size_bytes=len(raw))
     return (without_nulls(event) if isinstance(event, dict) else None), violations
+
+
+def fold_unknown_fields(event: dict[str, Any]) -> tuple[dict[str, Any], list[Violation]]:
+    """The event with its unknown top-level fields moved into `custom`, and the
+    collisions (player-events.md, Envelope: "Unknown fields are kept in custom").
+
+    The rule bronze applies (EventCheck): a string moves as it is, any other value as
+    its compact JSON; an unknown field whose key custom already has does not move and
+    is `invalid_value` on `custom.<key>`; when custom is not an object nothing moves
+    (custom's own wrong_type says why). Custom's limits are checked after the move,
+    by `validate_event`.
+    """
+    unknown = [name for name in event if name not in _FIELDS]
+    if not unknown:
+        return event, []
+    known = {name: value for name, value in event.items() if name in _FIELDS}
+    custom = known.get("custom")
+    if custom is None:
+        custom = {}
+    if not isinstance(custom, dict):
+        return known, []
+    clashes = [Violation(f"custom.{name}", Reason.invalid_value, "already in custom") for name in unknown if name in custom]
+    moved = {
+        name: value if isinstance(value, str) else orjson.dumps(value).decode()
+        for name, value in ((name, event[name]) for name in unknown)
+        if name not in custom
+    }
+    return {**known, "custom": {**custom, **moved}}, clashes
+
+
+def event_time_ms(event: dict[str, Any], received_ms: int) -> int:
+    """player-events.md, Time: `received_ts - (sent_ts - event_ts)` when sent_ts is
+    there, else `event_ts` (of a valid event: both are integers)."""
+    sent = event.get("sent_ts")
+    if isinstance(sent, int) and not isinstance(sent, bool):
+        return received_ms - (sent - event["event_ts"])
+    return event["event_ts"]
+
+
+def ingest_time_violations(event: dict[str, Any], received_ms: int) -> list[Violation]:
+    """player-events.md, Time: the window ingest decides against the server clock
+    (`future_timestamp`, `too_late`), for an event that is otherwise valid."""
+    time_ms = event_time_ms(event, received_ms)
+    if time_ms > received_ms + LIMITS.future_tolerance_ms:
+        return [Violation("event_ts", Reason.future_timestamp,
+                          f"event time {time_ms} is more than {LIMITS.future_tolerance_ms} ms after receipt")]
+    if time_ms < received_ms - LIMITS.max_lateness_ms:
+        return [Violation("event_ts", Reason.too_late,
+                          f"event time {time_ms} is more than {LIMITS.max_lateness_ms} ms before receipt")]
+    return []
