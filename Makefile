@@ -9,10 +9,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JARS := .cache/jars/.fetched
+# The JavaScript clients the collector's tests run with Node (pinned in tests/js/package-lock.json).
+JS_CLIENTS := tests/js/node_modules/.package-lock.json
 
 .PHONY: install demo test test-fast bench clean
 
-install: $(STAMP) $(JARS)
+install: $(STAMP) $(JARS) $(JS_CLIENTS)
 
 $(STAMP): pyproject.toml constraints.txt scripts/ensure-system.sh
 	bash scripts/ensure-system.sh
@@ -25,6 +27,9 @@ $(JARS): $(STAMP) spark_jobs/jars.py ottlake/platform.py $(shell find spark_jobs
 	$(PY) -m spark_jobs.jars fetch
 	$(PY) -m spark_jobs.jars build
 	touch $(JARS)
+
+$(JS_CLIENTS): tests/js/package.json tests/js/package-lock.json scripts/ensure-system.sh
+	npm ci --prefix tests/js --no-audit --no-fund
 
 demo: install
 	$(VENV)/bin/ottlake demo

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
+from ottlake.settings import Settings
 from producers.collector.app import CollectorConfig, build_app
 from producers.collector.ingest import Limits
 from producers.collector.metrics import Metrics
@@ -32,6 +34,7 @@ from tests.fixtures_stack import free_port
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 20.0
 KEY, APP = "test-key", "test-app"
+IT_KEY = "it-key"  # the write key of `collector_env`
 
 
 def config(**changes: Any) -> CollectorConfig:
@@ -144,3 +147,42 @@ def collector_process(env: dict[str, str], *, args: Sequence[str] = (), cwd: Pat
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+
+
+def make_streams(settings: Settings, shards: int = 1) -> tuple[str, str]:
+    """A fresh events stream and dead-letter stream of the test's own."""
+    kinesis = settings.aws().client("kinesis")
+    tag = uuid.uuid4().hex[:8]
+    names = (f"collector-{tag}", f"collector-dlq-{tag}")
+    for name in names:
+        kinesis.create_stream(StreamName=name, ShardCount=shards)
+    for name in names:
+        kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    return names
+
+
+def read_stream(settings: Settings, name: str) -> list[dict[str, Any]]:
+    kinesis = settings.aws().client("kinesis")
+    found = []
+    for shard in kinesis.list_shards(StreamName=name)["Shards"]:
+        iterator = kinesis.get_shard_iterator(StreamName=name, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while iterator:
+            page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            found.extend(orjson.loads(record["Data"]) for record in page["Records"])
+            if not page["Records"]:
+                break
+            iterator = page.get("NextShardIterator")
+    return found
+
+
+def collector_env(settings: Settings, streams: tuple[str, str], **extra: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OTTLAKE_")}
+    env.update({
+        "OTTLAKE_EMBEDDED_PORT": str(settings.embedded_port), "OTTLAKE_STATE_DIR": str(settings.state_dir),
+        "OTTLAKE_STREAM_NAME": streams[0], "OTTLAKE_DEAD_LETTER_STREAM_NAME": streams[1],
+        "OTTLAKE_COLLECTOR_WRITE_KEYS": f"{IT_KEY}=it-app,other=other-app",
+        # A long flush interval: only the shutdown's flush can bring the events to the stream.
+        "OTTLAKE_SDK_FLUSH_INTERVAL_S": "60", **extra,
+    })
+    return env

@@ -4,62 +4,18 @@ the simulator sends through it over HTTP and every event arrives."""
 
 from __future__ import annotations
 
-import os
 import signal
-import uuid
-from typing import Any
 
 import httpx
 import orjson
 import pytest
 
 from ottlake.cli.main import main
-from ottlake.settings import Settings
 from producers.events import now_ms
 from producers.simulator import FaultRates, SimConfig, scenario_incidents, simulate
-from tests.collector_helpers import STOP_TIMEOUT_S, collector_process, event
+from tests.collector_helpers import IT_KEY, STOP_TIMEOUT_S, collector_env, collector_process, event, make_streams, read_stream
 
 pytestmark = [pytest.mark.integration]
-KEY = "it-key"
-
-
-def make_streams(settings: Settings, shards: int = 1) -> tuple[str, str]:
-    """A fresh events stream and dead-letter stream of the test's own."""
-    kinesis = settings.aws().client("kinesis")
-    tag = uuid.uuid4().hex[:8]
-    names = (f"collector-{tag}", f"collector-dlq-{tag}")
-    for name in names:
-        kinesis.create_stream(StreamName=name, ShardCount=shards)
-    for name in names:
-        kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
-    return names
-
-
-def read_stream(settings: Settings, name: str) -> list[dict[str, Any]]:
-    kinesis = settings.aws().client("kinesis")
-    found = []
-    for shard in kinesis.list_shards(StreamName=name)["Shards"]:
-        iterator = kinesis.get_shard_iterator(StreamName=name, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        while iterator:
-            page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            found.extend(orjson.loads(record["Data"]) for record in page["Records"])
-            if not page["Records"]:
-                break
-            iterator = page.get("NextShardIterator")
-    return found
-
-
-def collector_env(settings: Settings, streams: tuple[str, str], **extra: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("OTTLAKE_")}
-    env.update({
-        "OTTLAKE_EMBEDDED_PORT": str(settings.embedded_port), "OTTLAKE_STATE_DIR": str(settings.state_dir),
-        "OTTLAKE_STREAM_NAME": streams[0], "OTTLAKE_DEAD_LETTER_STREAM_NAME": streams[1],
-        "OTTLAKE_COLLECTOR_WRITE_KEYS": f"{KEY}=it-app,other=other-app",
-        # A long flush interval: only the shutdown's flush can bring the events to the stream.
-        "OTTLAKE_SDK_FLUSH_INTERVAL_S": "60", **extra,
-    })
-    return env
 
 
 def test_sigterm_flushes_every_accepted_event_into_the_stream(embedded_settings) -> None:
@@ -71,9 +27,9 @@ def test_sigterm_flushes_every_accepted_event_into_the_stream(embedded_settings)
     with collector_process(collector_env(embedded_settings, streams)) as (process, url):
         with httpx.Client(base_url=url, timeout=10) as http:
             answer = http.post("/v1/events", content=orjson.dumps([*good, event(seq=-1)]),
-                               headers={"Authorization": f"Bearer {KEY}"})
+                               headers={"Authorization": f"Bearer {IT_KEY}"})
             assert answer.json()["accepted"] == 40
-            answer = http.post("/v1/cmcd", content=cmcd, params={"write_key": KEY, "viewer_id": "v-9"},
+            answer = http.post("/v1/cmcd", content=cmcd, params={"write_key": IT_KEY, "viewer_id": "v-9"},
                                headers={"Content-Type": "application/cmcd"})
             assert answer.json() == {"accepted": 5, "rejected": []}
         assert read_stream(embedded_settings, streams[0]) == []  # still queued (60 s flush interval)
@@ -116,7 +72,7 @@ def test_the_simulator_through_the_collector_every_event_arrives(embedded_settin
     with collector_process(env) as (_process, url):
         rc = main(["simulate", "--viewers", "15", "--minutes", "10", "--seed", "5", "--start", str(start_ms),
                    "--late-rate", "0", "--duplicate-rate", "0.02", "--out-of-order-rate", "0.05", "--skew-rate", "0.2",
-                   "--scenario", "calm", "--collector", url, "--write-key", KEY])
+                   "--scenario", "calm", "--collector", url, "--write-key", IT_KEY])
         out = capsys.readouterr()
         assert rc == 0, out.err + out.out
         assert f"collector:{url}" in out.out
