@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "sdk-kinesis": "benchmarks.sdk_bench:kinesis",
     "batch": "benchmarks.batch_bench:batch",
     "incremental": "benchmarks.batch_bench:incremental",
+    "collector": "benchmarks.collector_bench:collector",
 }
 
 
