@@ -43,9 +43,13 @@ def null_app() -> Any:
     from producers.collector.writer import Writer
     from producers.sdk import NullSink, SdkConfig
 
+    from producers.collector.server import tune_process
+
     config = CollectorConfig(write_keys={KEY: "bench"}, limits=Limits(1 << 20, 500, 1 << 16))
-    return build_app(config, lambda metrics: Writer(NullSink(), NullSink(), config=SdkConfig(queue_size=200_000),
-                                                    metrics=metrics))
+    app = build_app(config, lambda metrics: Writer(NullSink(), NullSink(), config=SdkConfig(queue_size=200_000),
+                                                   metrics=metrics))
+    tune_process()
+    return app
 
 
 def bodies(count: int) -> list[bytes]:

@@ -216,6 +216,7 @@ def build_app(config: CollectorConfig, writer_factory: Callable[[Metrics], Write
     middleware = [
         Middleware(_RequestMetrics, metrics=metrics),
         Middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["POST", "GET", "OPTIONS"],
-                   allow_headers=["Authorization", "Content-Type", "Content-Encoding"], max_age=600),
+                   allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
+                   expose_headers=["Retry-After"], max_age=600),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

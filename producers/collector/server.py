@@ -10,6 +10,7 @@ flushes every accepted event into the stream before the process exits.
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 from typing import Any
@@ -57,11 +58,23 @@ def app_for(settings: Settings) -> Any:
     return build_app(config, lambda metrics: kinesis_writer(settings, metrics))
 
 
+def tune_process() -> None:
+    """For a serving process: the objects loaded so far (modules, the compiled
+    validator) leave the garbage collector's generations, and the youngest one is
+    collected less often. Each request allocates thousands of short-lived dicts; with
+    the default threshold (700) collections ran several times a request and showed
+    in the tail latency."""
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def create_app() -> Any:
     """uvicorn's factory, in each serving process: the settings `serve` passed on."""
     text = os.environ.get(SETTINGS_VARIABLE)
     settings = Settings.model_validate_json(text) if text else Settings.load()
-    return app_for(settings)
+    app = app_for(settings)
+    tune_process()
+    return app
 
 
 def serve(settings: Settings, *, log_level: str = "warning") -> None:
