@@ -33,6 +33,7 @@ from benchmarks import BenchOptions, Measurement
 BATCH = 50
 CONNECTIONS = 8
 MAX_SECONDS = 15.0
+TARGET_RATE = 20_000  # events/s: the issue's target, with p99 under 50 ms
 KEY = "bench-key"
 
 
@@ -69,17 +70,25 @@ def bodies(count: int) -> list[bytes]:
 
 
 async def _connection(port: int, payloads: list[bytes], deadline: float, budget: list[int],
-                      latencies: list[float], failures: list[str]) -> None:
+                      latencies: list[float], failures: list[str], *, interval_s: float | None, offset_s: float
+                      ) -> None:
+    """One keep-alive connection, one request at a time: as fast as answers come, or
+    one every `interval_s` (open loop: a late answer delays the next send, and the
+    latency counts from when the request was due, so the wait is not hidden)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         n = 0
+        start = time.perf_counter() + offset_s
         while time.perf_counter() < deadline and budget[0] > 0:
             budget[0] -= 1
             body = payloads[n % len(payloads)]
+            due = start + n * interval_s if interval_s else time.perf_counter()
             n += 1
+            if (wait := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
             head = (f"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n"
                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-            began = time.perf_counter()
+            began = due
             writer.write(head + body)
             status_line = await reader.readline()
             length = 0
@@ -94,8 +103,11 @@ async def _connection(port: int, payloads: list[bytes], deadline: float, budget:
         writer.close()
 
 
-def load(port: int, payloads: list[bytes], *, max_events: int, max_seconds: float) -> tuple[int, float, list[float]]:
-    """(events accepted, seconds, latencies) of CONNECTIONS connections posting batches."""
+def load(port: int, payloads: list[bytes], *, max_events: int, max_seconds: float,
+         rate: float | None = None) -> tuple[int, float, list[float]]:
+    """(events accepted, seconds, latencies) of CONNECTIONS connections posting batches,
+    as fast as they are answered, or paced to `rate` events/s in all."""
+    interval_s = CONNECTIONS * BATCH / rate if rate else None
     latencies: list[float] = []
     failures: list[str] = []
     budget = [max(1, max_events // BATCH)]
@@ -103,8 +115,9 @@ def load(port: int, payloads: list[bytes], *, max_events: int, max_seconds: floa
     async def run() -> float:
         began = time.perf_counter()
         deadline = began + max_seconds
-        await asyncio.gather(*(_connection(port, payloads, deadline, budget, latencies, failures)
-                               for _ in range(CONNECTIONS)))
+        await asyncio.gather(*(_connection(port, payloads, deadline, budget, latencies, failures,
+                                           interval_s=interval_s, offset_s=(interval_s or 0) * i / CONNECTIONS)
+                               for i in range(CONNECTIONS)))
         return time.perf_counter() - began
 
     seconds = asyncio.run(run())
@@ -151,9 +164,10 @@ def _server(command: list[str], port: int, env: dict[str, str]) -> Iterator[subp
             process.wait(10)
 
 
-def _measure(case: str, port: int, payloads: list[bytes], count: int, note: str) -> Measurement:
+def _measure(case: str, port: int, payloads: list[bytes], count: int, note: str,
+             rate: float | None = None) -> Measurement:
     load(port, payloads[:20], max_events=2_000, max_seconds=3)  # warm-up: connections, caches
-    events, seconds, latencies = load(port, payloads, max_events=count, max_seconds=MAX_SECONDS)
+    events, seconds, latencies = load(port, payloads, max_events=count, max_seconds=MAX_SECONDS, rate=rate)
     cuts = statistics.quantiles(latencies, n=100)
     return Measurement(benchmark="collector", case=case, count=events, seconds=seconds,
                        note=f"p50 {cuts[49] * 1000:.1f} ms, p99 {cuts[98] * 1000:.1f} ms; {note}")
@@ -170,8 +184,12 @@ def collector(options: BenchOptions) -> list[Measurement]:
                    "--no-access-log"]
         env = {"PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-metrics-")} if workers > 1 else {}
         with _server(command, port, env):
-            results.append(_measure(f"{workers} worker(s), NullSink writer", port, payloads, count,
-                                    f"{CONNECTIONS} connections, 50-event JSON batches"))
+            results.append(_measure(f"{workers} worker(s), NullSink writer, as fast as answered", port, payloads,
+                                    count, f"{CONNECTIONS} connections, 50-event JSON batches"))
+            if workers == 2:
+                results.append(_measure(f"{workers} workers, NullSink writer, paced at {TARGET_RATE:,} events/s",
+                                        port, payloads, min(count, TARGET_RATE * 10),
+                                        f"{CONNECTIONS} connections, open loop", rate=TARGET_RATE))
     results.append(_kinesis_case(payloads, count))
     return results
 
