@@ -31,8 +31,9 @@ def node_client_ready() -> None:
         pytest.fail("tests/js/node_modules is missing: run `make install` (npm ci --prefix tests/js)")
 
 
-def test_cml_cmcd_reporter_playback_through_the_collector_to_the_play_session(embedded_settings, tmp_path,
+def test_cml_cmcd_reporter_playback_through_the_collector_to_the_play_session(embedded_settings, spark, tmp_path,
                                                                              capsys) -> None:
+    # `spark`: the suite's one SparkSession, which `ottlake batch` in this process reuses.
     node_client_ready()
     streams = make_streams(embedded_settings)
     env = collector_env(embedded_settings, streams, OTTLAKE_SDK_FLUSH_INTERVAL_S="0.2")
@@ -71,10 +72,9 @@ def test_cml_cmcd_reporter_playback_through_the_collector_to_the_play_session(em
     out = capsys.readouterr()
     assert rc == 0, out.err + out.out
 
-    import deltalake
-
-    sessions = deltalake.DeltaTable(str(lake / "silver" / "play_sessions")).to_pandas()
-    (session,) = sessions[sessions["play_session_id"] == sid].to_dict("records")
+    (row,) = spark.read.format("delta").load(str(lake / "silver" / "play_sessions")).where(
+        f"play_session_id = '{sid}'").collect()
+    session = row.asDict()
     assert session["startup_time_ms"] == 1500
     assert (session["rebuffer_time_ms"], session["rebuffer_count"]) == (2500, 1)
     assert (session["seek_time_ms"], session["seek_count"]) == (800, 1)
