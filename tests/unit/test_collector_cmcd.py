@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 
 from producers.collector.cmcd import report_to_event
-from producers.collector.ingest import Limits, MALFORMED_CMCD, ingest_cmcd
+from producers.collector.ingest import MALFORMED_CMCD, Limits, device_of, ingest_cmcd
 from producers.collector.sfv import (
     InnerList,
     Item,
@@ -201,3 +201,25 @@ def test_reports_without_sequence_number_or_session_are_rejected_with_the_contra
                           ("seq", "missing_field")}
     assert reasons[1] == {("seq", "missing_field")}
     assert MALFORMED_CMCD not in {r.reason for r in outcome.rejected}
+
+
+# --- the user agent (ingest.device_of, through ua-parser) ---------------------------------
+
+
+@pytest.mark.parametrize(("agent", "expected"), [
+    ("Mozilla/5.0 (SMART-TV; LINUX; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) 76.0.3809.146/6.0 TV Safari/537.36",
+     {"device_type": "tv", "os_name": "Tizen"}),
+    ("Mozilla/5.0 (PlayStation; PlayStation 5/2.26) AppleWebKit/605.1.15 (KHTML, like Gecko)",
+     {"device_type": "console"}),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+     {"device_type": "desktop", "os_name": "Windows"}),
+    ("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+     {"device_type": "tablet", "os_name": "iOS"}),
+    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
+     {"device_type": "mobile", "os_name": "Android"}),
+    ("curl/8.5.0", {"device_type": "other"}),
+])
+def test_the_user_agent_gives_device_type_and_os(agent: str, expected: dict) -> None:
+    found = device_of(agent)
+    assert {key: found[key] for key in expected} == expected
+    assert found["device_type"] in ("tv", "mobile", "tablet", "desktop", "console", "other")
