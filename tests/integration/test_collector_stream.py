@@ -47,15 +47,19 @@ def test_sigterm_flushes_every_accepted_event_into_the_stream(embedded_settings)
     assert letter["reason"] == "out_of_range" and orjson.loads(letter["payload"])["seq"] == -1
 
 
-def test_two_workers_serve_and_add_up_their_metrics(embedded_settings) -> None:
+def test_two_workers_serve_add_up_their_metrics_and_flush_on_sigterm(embedded_settings) -> None:
     streams = make_streams(embedded_settings)
-    env = collector_env(embedded_settings, streams, OTTLAKE_SDK_FLUSH_INTERVAL_S="0.2")
-    with collector_process(env, args=["--workers", "2"]) as (_process, url):
+    env = collector_env(embedded_settings, streams)  # 60 s flush interval: only SIGTERM's flush delivers
+    with collector_process(env, args=["--workers", "2"]) as (process, url):
         with httpx.Client(base_url=url, timeout=10) as http:
             for n in range(10):
-                assert http.post("/v1/events", content=orjson.dumps([event(seq=n)]),
-                                 headers={"Authorization": "Bearer other"}).status_code == 200
+                with httpx.Client(base_url=url, timeout=10) as fresh:  # a new connection: either worker
+                    assert fresh.post("/v1/events", content=orjson.dumps([event(seq=n)]),
+                                      headers={"Authorization": "Bearer other"}).status_code == 200
             text = http.get("/metrics").text
+        assert read_stream(embedded_settings, streams[0]) == []
+        process.send_signal(signal.SIGTERM)
+        process.wait(STOP_TIMEOUT_S)
     assert 'ottlake_collector_events_accepted_total{route="/v1/events"} 10.0' in text
     assert len(read_stream(embedded_settings, streams[0])) == 10
 
