@@ -24,13 +24,14 @@ def collector_cmd(ctx: click.Context, **flags: object) -> None:
     events go to the stream, rejected ones to the dead-letter stream; on SIGTERM
     the collector stops accepting and flushes what it accepted.
     """
-    from producers.collector.server import collector_config, serve
+    from producers.collector.server import check_listen, collector_config, serve
 
     settings = settings_from(ctx, **flags)
     collector_config(settings)
     client = settings.aws().client("kinesis")
     check_stream(client, settings.stream_name)
     check_stream(client, settings.dead_letter_stream_name)
+    check_listen(settings.collector_host, settings.collector_port)
     console.print(
         f"collector on http://{settings.collector_host}:{settings.collector_port} "
         f"({settings.collector_workers} worker(s)) -> kinesis:{settings.stream_name}, "

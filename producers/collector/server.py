@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import os
+import socket
 import tempfile
 from typing import Any
 
@@ -77,11 +78,25 @@ def create_app() -> Any:
     return app
 
 
+def check_listen(host: str, port: int) -> None:
+    """ConfigError in one line when the address cannot be listened on (taken, not
+    ours), before uvicorn would log it and exit on its own terms."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def serve(settings: Settings, *, log_level: str = "warning") -> None:
     """Run until SIGTERM or SIGINT (blocking)."""
     import uvicorn
 
     collector_config(settings)  # refuse bad settings here, in one line, not in each worker
+    check_listen(settings.collector_host, settings.collector_port)
     os.environ[SETTINGS_VARIABLE] = settings.model_dump_json()
     if settings.collector_workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ottlake-collector-metrics-")

@@ -40,3 +40,13 @@ def test_bad_flags(ottlake_env, capsys) -> None:
     ottlake_env.setenv("OTTLAKE_COLLECTOR_WRITE_KEYS", "k1=a")
     assert main(["collector", "--workers", "0"]) == 2
     assert main(["collector", "--port", "70000"]) == 2
+
+
+@pytest.mark.integration
+def test_a_port_in_use_is_one_line(embedded_settings, ottlake_env, capsys) -> None:
+    ottlake_env.setenv("OTTLAKE_COLLECTOR_WRITE_KEYS", "k1=a")
+    ottlake_env.setenv("OTTLAKE_EMBEDDED_PORT", str(embedded_settings.embedded_port))
+    assert main(["collector", "--port", str(embedded_settings.embedded_port)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"error: cannot listen on 127.0.0.1:{embedded_settings.embedded_port}")
+    assert "collector on" not in captured.out
