@@ -197,6 +197,7 @@ def ingest_cmcd(
         raise RequestError(400, "empty_body", "the body holds no CMCD reports")
     _check_count(len(lines), limits)
     outcome = Outcome()
+    parsed_any = False
     for index, line in enumerate(lines):
         _check_size(len(line.encode("utf-8")), limits)
         try:
@@ -205,6 +206,7 @@ def ingest_cmcd(
             outcome.rejected.append(Rejection(index, MALFORMED_CMCD, [
                 {"field": "", "reason": MALFORMED_CMCD, "message": str(exc)}], line))
             continue
+        parsed_any = True
         mapped = cmcd.report_to_event(members, line=line, app_id=app_id, viewer_id=viewer_id,
                                       content_type=content_type)
         event, violations = admit(mapped, size_bytes=None, received_ms=received_ms, app_id=app_id,
@@ -213,6 +215,9 @@ def ingest_cmcd(
             outcome.rejected.append(rejection(index, violations, line))
         else:
             outcome.accepted.append(event)
+    if not parsed_any:
+        first = outcome.rejected[0].violations[0]["message"]
+        raise RequestError(400, MALFORMED_CMCD, f"no line of the body is a CMCD payload (the first: {first})")
     return outcome
 
 

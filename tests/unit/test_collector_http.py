@@ -178,6 +178,7 @@ def test_401_with_a_reason(served, client, headers, params, reason) -> None:
     ("/v1/events", b"[]", {"Content-Encoding": "gzip"}, "malformed_gzip"),
     ("/v1/events", gzip.compress(b"[]")[:-6], {"Content-Encoding": "gzip"}, "malformed_gzip"),
     ("/v1/cmcd", b"\xff\xfe", {}, "malformed_cmcd"),
+    ("/v1/cmcd", b'sid="open\nNOT-CMCD', {}, "malformed_cmcd"),
     ("/v1/cmcd", b"\n\n", {}, "empty_body"),
 ])
 def test_400_with_a_reason(client, route, body, headers, reason) -> None:
