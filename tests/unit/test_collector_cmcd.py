@@ -191,15 +191,18 @@ def test_event_id_is_deterministic_per_session_and_sequence_number() -> None:
     assert mapped(EX_8_2_2[1], viewer_id=None)["viewer_id"] == "cmcd-sid:session-id-123"
 
 
-def test_reports_without_sequence_number_or_session_are_rejected_with_the_contract_reason() -> None:
-    outcome = ingest_cmcd("\n".join([EX_8_2_1, EX_8_2_6, *EX_8_2_2]).encode(),
-                          limits=Limits(1 << 20, 500, 1 << 16), received_ms=1764752520000, app_id="app",
+def test_reports_without_a_session_are_rejected_and_without_sn_kept_with_seq_0() -> None:
+    outcome = ingest_cmcd("\n".join([EX_8_2_1, EX_8_2_6, *EX_8_2_5]).encode(),
+                          limits=Limits(1 << 20, 500, 1 << 16), received_ms=1764269150529 + 5000, app_id="app",
                           user_agent=None, viewer_id="vw", content_type=None)
-    assert len(outcome.accepted) == 5
-    reasons = {r.index: {(v["field"], v["reason"]) for v in r.violations} for r in outcome.rejected}
-    assert reasons[0] >= {("play_session_id", "missing_field"), ("content_id", "missing_field"),
-                          ("seq", "missing_field")}
-    assert reasons[1] == {("seq", "missing_field")}
+    (rejected,) = outcome.rejected  # 8.2.1 names no session nor content
+    assert rejected.index == 0
+    assert {(v["field"], v["reason"]) for v in rejected.violations} == {
+        ("play_session_id", "missing_field"), ("content_id", "missing_field")}
+    assert [(e["event_type"], e["seq"]) for e in outcome.accepted] == [
+        ("seek_start", 0), ("buffer_start", 0), ("playing", 0)]
+    assert outcome.accepted[0]["event_id"] == mapped(EX_8_2_6)["event_id"]  # the same line, the same id
+    assert len({e["event_id"] for e in outcome.accepted}) == 3
     assert MALFORMED_CMCD not in {r.reason for r in outcome.rejected}
 
 
