@@ -98,11 +98,12 @@ class Settings(BaseSettings):
     collector_host: str = "127.0.0.1"
     collector_port: int = Field(default=8080, ge=0, le=65535)
     collector_workers: int = Field(default=1, ge=1, le=64)
-    # Request limits (413 beyond them). An event over the contract's 16 KiB but under
-    # collector_max_event_bytes is rejected alone (event_too_large, to the dead letters).
+    # Request limits (413 beyond them). One event's limit is the contract's 16 KiB
+    # (player-events.md, Envelope); raised, an event over 16 KiB but under it is
+    # rejected alone instead (event_too_large, to the dead letters).
     collector_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     collector_max_events: int = Field(default=500, ge=1)
-    collector_max_event_bytes: int = Field(default=64 * 1024, ge=16 * 1024)
+    collector_max_event_bytes: int = Field(default=16 * 1024, ge=16 * 1024)
     # Browser origins allowed by CORS, comma-separated; `*` for any.
     collector_cors_origins: str = "*"
     # The writer's bounded queue (events); when a request's events do not fit: 429.

@@ -40,7 +40,7 @@ IT_KEY = "it-key"  # the write key of `collector_env`
 def config(**changes: Any) -> CollectorConfig:
     limits = Limits(max_body_bytes=changes.pop("max_body_bytes", 1024 * 1024),
                     max_events=changes.pop("max_events", 500),
-                    max_event_bytes=changes.pop("max_event_bytes", 64 * 1024))
+                    max_event_bytes=changes.pop("max_event_bytes", 16 * 1024))
     return CollectorConfig(write_keys=changes.pop("write_keys", {KEY: APP}), limits=limits, **changes)
 
 

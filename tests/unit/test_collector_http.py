@@ -107,7 +107,6 @@ REASON_CASES = {
     Reason.too_many_custom_keys: event(custom={f"k{i}": "v" for i in range(LIMITS.max_custom_keys)}),
     Reason.invalid_format: event(event_id="not-a-uuid"),
     Reason.out_of_range: event(seq=-1),
-    Reason.event_too_large: event(custom={f"k{i}": "v" * 1000 for i in range(17)}),
     Reason.future_timestamp: event(event_ts=_NOW + LIMITS.future_tolerance_ms + 60_000),
     Reason.too_late: event(event_ts=_NOW - LIMITS.max_lateness_ms - 60_000),
 }
@@ -125,6 +124,20 @@ def test_every_reason_code_is_answered_and_dead_lettered(served, client, reason)
                                 if orjson.loads(r.data)["payload"] == orjson.dumps(bad).decode()],
                        what="the dead letter")
     assert letters[-1]["reason"] == str(reason) and letters[-1]["app_id"] == APP
+
+
+def test_an_event_over_16_kib_is_413_by_default_and_alone_when_the_limit_is_raised(client) -> None:
+    big = event(custom={f"k{i}": "v" * 1000 for i in range(17)})
+    refused = post(client, orjson.dumps([event(), big]))
+    assert (refused.status_code, refused.json()["reason"]) == (413, "event_too_large")
+    assert "at most 16384" in refused.json()["message"]
+    with serving(config(max_event_bytes=64 * 1024)) as running, running.client() as http:
+        answer = http.post("/v1/events", content=orjson.dumps([event(), big]), headers=AUTH)
+        assert answer.status_code == 200
+        assert answer.json()["accepted"] == 1
+        assert [(r["index"], r["reason"]) for r in answer.json()["rejected"]] == [(1, "event_too_large")]
+        letters = wait_for(lambda: running.dead_letters.records, what="the dead letter")
+        assert orjson.loads(letters[0].data)["reason"] == "event_too_large"
 
 
 def test_malformed_json_line_is_rejected_alone(served, client) -> None:
