@@ -205,7 +205,7 @@ def _kinesis_case(payloads: list[bytes], count: int) -> Measurement:
             port = _free_port()
             env = {"OTTLAKE_EMBEDDED_PORT": str(settings.embedded_port), "OTTLAKE_STATE_DIR": state_dir,
                    "OTTLAKE_COLLECTOR_WRITE_KEYS": f"{KEY}=bench", "OTTLAKE_COLLECTOR_WORKERS": "2",
-                   "OTTLAKE_COLLECTOR_PORT": str(port), "OTTLAKE_COLLECTOR_QUEUE_SIZE": "400000"}
+                   "OTTLAKE_COLLECTOR_PORT": str(port), "OTTLAKE_SDK_QUEUE_SIZE": "400000"}
             with _server([sys.executable, "-m", "ottlake.cli.main", "collector"], port, env) as process:
                 began = time.perf_counter()
                 measured = _measure("2 workers -> embedded Kinesis (ottlake collector)", port, payloads,

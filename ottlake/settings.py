@@ -106,8 +106,8 @@ class Settings(BaseSettings):
     collector_max_event_bytes: int = Field(default=16 * 1024, ge=16 * 1024)
     # Browser origins allowed by CORS, comma-separated; `*` for any.
     collector_cors_origins: str = "*"
-    # The writer's bounded queue (events); when a request's events do not fit: 429.
-    collector_queue_size: int = Field(default=50_000, ge=1)
+    # The writer's bounded queue is the SDK's (sdk_queue_size): a request whose events
+    # do not fit is answered 429 with Retry-After.
     collector_retry_after_s: int = Field(default=1, ge=1)
     # On SIGTERM: how long to wait for accepted events to reach the stream.
     collector_shutdown_timeout_s: float = Field(default=30.0, gt=0)

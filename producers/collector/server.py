@@ -43,8 +43,9 @@ def collector_config(settings: Settings) -> CollectorConfig:
 
 
 def sdk_config(settings: Settings) -> SdkConfig:
-    """The SDK's settings with the collector's queue, and no second validation (done here)."""
-    return SdkConfig(**{**settings.sdk(), "queue_size": settings.collector_queue_size, "validate": False})
+    """The SDK's settings (its bounded queue: OTTLAKE_SDK_QUEUE_SIZE), without a second
+    validation (the collector's is done)."""
+    return SdkConfig(**{**settings.sdk(), "validate": False})
 
 
 def kinesis_writer(settings: Settings, metrics: Metrics) -> Writer:
