@@ -14,10 +14,12 @@ JARS := .cache/jars/.fetched
 # Airflow's pins are not the pipeline's.
 AIRFLOW := .cache/airflow/.installed
 AIRFLOW_PINS := apache-airflow==3.1.8 apache-airflow-providers-amazon==9.39.0
+# The JavaScript clients the collector's tests run with Node (pinned in tests/js/package-lock.json).
+JS_CLIENTS := tests/js/node_modules/.package-lock.json
 
 .PHONY: install demo test test-fast bench clean airflow
 
-install: $(STAMP) $(JARS)
+install: $(STAMP) $(JARS) $(JS_CLIENTS)
 
 $(STAMP): pyproject.toml constraints.txt scripts/ensure-system.sh
 	bash scripts/ensure-system.sh
@@ -39,6 +41,9 @@ $(AIRFLOW): pyproject.toml
 	.cache/airflow/bin/python -m pip install -q --upgrade pip
 	.cache/airflow/bin/python -m pip install -q $(AIRFLOW_PINS) -e .
 	touch $(AIRFLOW)
+
+$(JS_CLIENTS): tests/js/package.json tests/js/package-lock.json scripts/ensure-system.sh
+	npm ci --prefix tests/js --no-audit --no-fund
 
 demo: install
 	$(VENV)/bin/ottlake demo

@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "batch": "benchmarks.batch_bench:batch",
     "incremental": "benchmarks.batch_bench:incremental",
     "runner": "benchmarks.batch_bench:runner",
+    "collector": "benchmarks.collector_bench:collector",
 }
 
 

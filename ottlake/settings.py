@@ -20,6 +20,19 @@ from schemas.layout import Lake, lake_root
 EMBEDDED_HOST = "127.0.0.1"
 
 
+def parse_write_keys(text: str) -> dict[str, str]:
+    """`key=app_id,key2=app_id2` as a dict; ValueError naming the first bad pair."""
+    keys: dict[str, str] = {}
+    for pair in text.split(","):
+        if not pair.strip():
+            continue
+        key, sep, app_id = pair.strip().partition("=")
+        if not sep or not key.strip() or not app_id.strip():
+            raise ValueError(f"{pair.strip()!r} is not key=app_id")
+        keys[key.strip()] = app_id.strip()
+    return keys
+
+
 class Settings(BaseSettings):
     """Everything configurable, with the embedded default on one machine."""
 
@@ -85,7 +98,34 @@ class Settings(BaseSettings):
     sdk_queue_size: int = Field(default=100_000, ge=1)
     sdk_flush_interval_s: float = Field(default=1.0, gt=0)
     sdk_max_retries: int = Field(default=8, ge=0)
-    sdk_validate: bool = False  # ~90 us/event; the collector and bronze validate anyway
+    sdk_validate: bool = False  # ~20 us a valid event; the collector and bronze validate anyway
+
+    # Collector (producers/collector): HTTP ingest for players and CMCD v2 event mode.
+    # Write keys as `key=app_id` pairs separated by commas; the app id is stamped on
+    # every event the key sends (custom.app_id). No key, no ingest: every request is 401.
+    collector_write_keys: str = ""
+    collector_host: str = "127.0.0.1"
+    collector_port: int = Field(default=8080, ge=0, le=65535)
+    collector_workers: int = Field(default=1, ge=1, le=64)
+    # Request limits (413 beyond them). One event's limit is the contract's 16 KiB
+    # (player-events.md, Envelope); raised, an event over 16 KiB but under it is
+    # rejected alone instead (event_too_large, to the dead letters).
+    collector_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    collector_max_events: int = Field(default=500, ge=1)
+    collector_max_event_bytes: int = Field(default=16 * 1024, ge=16 * 1024)
+    # Browser origins allowed by CORS, comma-separated; `*` for any.
+    collector_cors_origins: str = "*"
+    # The writer's bounded queue is the SDK's (sdk_queue_size): a request whose events
+    # do not fit is answered 429 with Retry-After.
+    collector_retry_after_s: int = Field(default=1, ge=1)
+    # On SIGTERM: how long to wait for accepted events to reach the stream.
+    collector_shutdown_timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("collector_write_keys")
+    @classmethod
+    def _write_keys(cls, value: str) -> str:
+        parse_write_keys(value)  # a ValueError names the bad pair
+        return value
 
     @field_validator("lake")
     @classmethod
@@ -138,6 +178,13 @@ class Settings(BaseSettings):
         if self.aws_endpoint == "aws":
             return AwsTarget(endpoint_url=None, region=self.region)
         return AwsTarget.emulator(self.aws_endpoint, self.region)
+
+    def collector_keys(self) -> dict[str, str]:
+        """The write keys: key -> application id."""
+        return parse_write_keys(self.collector_write_keys)
+
+    def collector_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.collector_cors_origins.split(",") if origin.strip()]
 
     def sdk(self) -> dict[str, Any]:
         """The SDK's part of the settings, as producers.sdk.SdkConfig's keywords

@@ -151,14 +151,66 @@ def without_nulls(event: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in event.items() if value is not None or name not in _FIELDS}
 
 
+@cache
+def _fast_check() -> Any:
+    """The contract's schema compiled to Python by fastjsonschema: ~30x jsonschema's
+    speed, but it stops at the first error and says nothing of reasons. It only
+    ever decides "valid" (see `validate_event`); None when it is not installed."""
+    try:
+        import fastjsonschema
+    except ImportError:  # pragma: no cover - a base install without it still validates
+        return None
+    return fastjsonschema.compile(event_schema())
+
+
+# Fields whose JSON type is integer: fastjsonschema takes 1.0 for an integer, the
+# contract does not (`_is_integer` above), so a valid verdict also needs real ints.
+_INTEGER_FIELDS = tuple(
+    name for name, spec in event_schema()["properties"].items()
+    if "integer" in (spec["type"] if isinstance(spec["type"], list) else [spec["type"]])
+)
+
+
+def _fast_valid(event: dict[str, Any]) -> bool:
+    """True only when the event is certainly valid (ignoring size): the compiled
+    check passed and every integer field holds an int. A False proves nothing: the
+    full validator then decides and says why. The compiled patterns are stricter than
+    jsonschema's (`$` as `\\Z`), never looser, so a True never lets through an event
+    that jsonschema refuses (tests/unit/test_validate_fast_path.py checks both ways)."""
+    check = _fast_check()
+    if check is None:
+        return False
+    try:
+        check(event)
+    except Exception:  # JsonSchemaValueException, or anything odd inside: the full path decides
+        return False
+    return all(type(event[name]) is int for name in _INTEGER_FIELDS if event.get(name) is not None)
+
+
 def validate_event(event: Any, *, size_bytes: int | None = None) -> list[Violation]:
     """Every violation of the contract by one decoded event; [] when it is valid.
 
     `size_bytes` is the event's serialised size as received; when omitted it is
     measured by serialising the event compactly (with its nulls, as it came).
+    A valid event is recognised by the compiled fast check; any other goes through
+    jsonschema, which reports every violation with its reason.
     """
     if not isinstance(event, dict):
         return [Violation("", Reason.not_an_object, f"an event is a JSON object, not {type(event).__name__}")]
+    if _fast_valid(event):
+        if size_bytes is None:
+            try:
+                size_bytes = len(orjson.dumps(event))
+            except TypeError:  # keys of a str subclass, say: the full path says what it is
+                return full_violations(event, size_bytes=size_bytes)
+        if size_bytes > LIMITS.max_event_bytes:
+            return [Violation("", Reason.event_too_large, f"{size_bytes} bytes > {LIMITS.max_event_bytes}")]
+        return []
+    return full_violations(event, size_bytes=size_bytes)
+
+
+def full_violations(event: dict[str, Any], *, size_bytes: int | None = None) -> list[Violation]:
+    """`validate_event` through jsonschema alone (no fast path): every violation."""
     found: set[Violation] = set()
     for error in _validator().iter_errors(without_nulls(event)):
         found.update(_violations_of(error, event))
@@ -185,3 +237,53 @@ def check_line(line: bytes | str) -> tuple[dict[str, Any] | None, list[Violation
         return None, [Violation("", Reason.malformed_json, str(exc)[:200])]
     violations = validate_event(event, size_bytes=len(raw))
     return (without_nulls(event) if isinstance(event, dict) else None), violations
+
+
+def fold_unknown_fields(event: dict[str, Any]) -> tuple[dict[str, Any], list[Violation]]:
+    """The event with its unknown top-level fields moved into `custom`, and the
+    collisions (player-events.md, Envelope: "Unknown fields are kept in custom").
+
+    The rule bronze applies (EventCheck): a string moves as it is, any other value as
+    its compact JSON; an unknown field whose key custom already has does not move and
+    is `invalid_value` on `custom.<key>`; when custom is not an object nothing moves
+    (custom's own wrong_type says why). Custom's limits are checked after the move,
+    by `validate_event`.
+    """
+    unknown = [name for name in event if name not in _FIELDS]
+    if not unknown:
+        return event, []
+    known = {name: value for name, value in event.items() if name in _FIELDS}
+    custom = known.get("custom")
+    if custom is None:
+        custom = {}
+    if not isinstance(custom, dict):
+        return known, []
+    clashes = [Violation(f"custom.{name}", Reason.invalid_value, "already in custom") for name in unknown if name in custom]
+    moved = {
+        name: value if isinstance(value, str) else orjson.dumps(value).decode()
+        for name, value in ((name, event[name]) for name in unknown)
+        if name not in custom
+    }
+    return {**known, "custom": {**custom, **moved}}, clashes
+
+
+def event_time_ms(event: dict[str, Any], received_ms: int) -> int:
+    """player-events.md, Time: `received_ts - (sent_ts - event_ts)` when sent_ts is
+    there, else `event_ts` (of a valid event: both are integers)."""
+    sent = event.get("sent_ts")
+    if isinstance(sent, int) and not isinstance(sent, bool):
+        return received_ms - (sent - event["event_ts"])
+    return event["event_ts"]
+
+
+def ingest_time_violations(event: dict[str, Any], received_ms: int) -> list[Violation]:
+    """player-events.md, Time: the window ingest decides against the server clock
+    (`future_timestamp`, `too_late`), for an event that is otherwise valid."""
+    time_ms = event_time_ms(event, received_ms)
+    if time_ms > received_ms + LIMITS.future_tolerance_ms:
+        return [Violation("event_ts", Reason.future_timestamp,
+                          f"event time {time_ms} is more than {LIMITS.future_tolerance_ms} ms after receipt")]
+    if time_ms < received_ms - LIMITS.max_lateness_ms:
+        return [Violation("event_ts", Reason.too_late,
+                          f"event time {time_ms} is more than {LIMITS.max_lateness_ms} ms before receipt")]
+    return []

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # System prerequisites of `make`: Python 3.11+, a Java 17 JDK (Spark 4 and the KCL
-# need Java; javac compiles ottlake's jar) and Maven (Delta's jars are resolved
-# from Maven Central at set-up time), and Chromium (the report's test draws the
-# page in Debian's headless Chromium; Playwright never downloads a browser here).
+# need Java; javac compiles ottlake's jar), Maven (Delta's jars are resolved
+# from Maven Central at set-up time), Chromium (the report's test draws the
+# page in Debian's headless Chromium; Playwright never downloads a browser here)
+# and Node with npm (the collector's tests).
 # Installs what is missing from Debian's packages; changes nothing otherwise.
 set -euo pipefail
 
@@ -14,6 +15,10 @@ java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head
 command -v javac >/dev/null 2>&1 || [ -x "${JAVA_HOME:-/nonexistent}/bin/javac" ] || need+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Node 20+ and npm run the real JavaScript CMCD client in the collector's tests (tests/js).
+node_major=$(node --version 2>/dev/null | sed -n 's/^v\([0-9]*\).*/\1/p' || true)
+[ "${node_major:-0}" -ge 20 ] || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing from Debian: ${need[*]}"

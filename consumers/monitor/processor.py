@@ -28,8 +28,8 @@ from consumers.monitor.alerts import Alerting
 from consumers.monitor.rows import WindowRow
 from consumers.monitor.store import LiveStore
 from consumers.monitor.windows import Monitor
-from schemas.contract import LIMITS, E
-from schemas.validate import Reason, check_line
+from schemas.contract import E
+from schemas.validate import check_line, ingest_time_violations
 
 logger = logging.getLogger(__name__)
 
@@ -153,11 +153,8 @@ class QoeMonitorProcessor(RecordProcessorBase):
                 continue
             time_ms, received = event_time(event, arrival)
             # Ingest's own bounds (player-events.md, Time), against the server clock.
-            if time_ms > received + LIMITS.future_tolerance_ms:
-                self.counters.rejected[Reason.future_timestamp] += 1
-                continue
-            if time_ms < received - LIMITS.max_lateness_ms:
-                self.counters.rejected[Reason.too_late] += 1
+            if out_of_window := ingest_time_violations(event, received):
+                self.counters.rejected[out_of_window[0].reason] += 1
                 continue
             if self.monitor.add(event, time_ms):
                 newest = time_ms if newest is None else max(newest, time_ms)

@@ -30,11 +30,11 @@ def cli(ctx: click.Context, **flags: object) -> None:
 
 def _register() -> None:
     # Each area adds its commands in a module of its own.
-    from ottlake.cli import (batch_cmd, consume_cmd, demo_cmd, emr_cmd, live_cmd, quality_cmd, report_cmd,
-                             simulate_cmd, sql_cmd, stack_cmd)
+    from ottlake.cli import (batch_cmd, collector_cmd, consume_cmd, demo_cmd, emr_cmd, live_cmd, quality_cmd,
+                             report_cmd, simulate_cmd, sql_cmd, stack_cmd)
 
     for module in (stack_cmd, simulate_cmd, demo_cmd, batch_cmd, consume_cmd, live_cmd, quality_cmd, sql_cmd,
-                   report_cmd, emr_cmd):
+                   report_cmd, emr_cmd, collector_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -55,6 +55,10 @@ class _OneLineErrors(click.Command):
 @click.option("--raw-zone", "raw_zone_lake", default=None, metavar="LAKE",
               help="Land the events straight in this lake's raw zone (gzip NDJSON in Firehose's layout, "
                    "stamped as the SDK and the lake sink would), skipping the stream.")
+@click.option("--collector", "collector_url", default=None, metavar="URL",
+              help="Send through a running collector (`ottlake collector`) over HTTP instead of the SDK's "
+                   "Kinesis sink, e.g. http://127.0.0.1:8080.")
+@click.option("--write-key", default=None, help="The collector's write key (with --collector).")
 @click.option("--truth", "truth_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the ground truth, one JSON line per play session.")
 @click.option("--scenario", type=click.Choice(SCENARIOS), default="default", show_default=True,
@@ -88,8 +92,8 @@ def simulate_cmd(ctx: click.Context, **opts: Any) -> None:
     # Fail before the work, not after it: an unwritable file or an unreachable stream.
     if opts["truth_path"] is not None:
         traffic.check_writable(opts["truth_path"])
-    if opts["raw_zone_lake"] is not None and opts["out"] is not None:
-        raise ConfigError("--raw-zone and --out both say where the events go: give one")
+    if sum(opts[name] is not None for name in ("raw_zone_lake", "out", "collector_url")) > 1:
+        raise ConfigError("--raw-zone, --out and --collector each say where the events go: give one")
     began = time.monotonic()
     if opts["raw_zone_lake"] is not None:
         simulation = simulate(config)
@@ -98,7 +102,8 @@ def simulate_cmd(ctx: click.Context, **opts: Any) -> None:
         print_simulation(simulation, destination=f"raw zone of {opts['raw_zone_lake']} ({landed.objects:,} objects)",
                          counters=None, truth_path=opts["truth_path"], elapsed_s=time.monotonic() - began)
         return
-    sink, destination = traffic.open_sink(settings, out=opts["out"])
+    sink, destination = traffic.open_sink(settings, out=opts["out"], collector=opts["collector_url"],
+                                          write_key=opts["write_key"])
     simulation = simulate(config)
     _write_truth(simulation, opts["truth_path"])
     total = len(simulation.deliveries)

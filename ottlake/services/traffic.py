@@ -17,7 +17,7 @@ from typing import Any
 from consumers.raw_zone import open_raw_zone
 from ottlake.errors import ConfigError, ProducerError
 from ottlake.settings import Settings
-from producers.sdk import Counters, FileSink, KinesisSink, SdkConfig, Sink, Tracker
+from producers.sdk import CollectorSink, Counters, FileSink, KinesisSink, SdkConfig, Sink, Tracker
 from producers.simulator import EmitReport, Pacer, Simulation, emit
 from producers.simulator.landing import Landed, land
 
@@ -68,8 +68,12 @@ def check_stream(client: Any, stream_name: str) -> None:
         raise ProducerError(f"cannot reach Kinesis for stream {stream_name!r}: {exc} (is the stack up?)") from None
 
 
-def open_sink(settings: Settings, *, out: Path | None = None) -> tuple[Sink, str]:
-    """The stream of the settings (checked), or a fresh JSON-lines file."""
+def open_sink(settings: Settings, *, out: Path | None = None, collector: str | None = None,
+              write_key: str | None = None) -> tuple[Sink, str]:
+    """The stream of the settings (checked), a fresh JSON-lines file, or a collector
+    (its /healthz checked) that the events reach over HTTP with a write key."""
+    if collector is not None:
+        return _collector_sink(collector, write_key), f"collector:{collector}"
     if out is not None:
         check_writable(out)
         try:
@@ -80,6 +84,22 @@ def open_sink(settings: Settings, *, out: Path | None = None) -> tuple[Sink, str
     client = settings.aws().client("kinesis")
     check_stream(client, settings.stream_name)
     return KinesisSink(client, settings.stream_name), f"kinesis:{settings.stream_name}"
+
+
+def _collector_sink(url: str, write_key: str | None) -> CollectorSink:
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"--collector {url!r}: give the collector's http(s) URL")
+    if not write_key:
+        raise ConfigError("--collector needs --write-key (one of the collector's OTTLAKE_COLLECTOR_WRITE_KEYS)")
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/healthz", timeout=5) as answer:
+            answer.read()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ProducerError(f"cannot reach the collector at {url}: {exc} (is `ottlake collector` running?)") from None
+    return CollectorSink(url, write_key)
 
 
 def send(

@@ -23,12 +23,13 @@ from producers.sdk.config import (
     SdkConfig,
 )
 from producers.sdk.records import Record
-from producers.sdk.sinks import FileSink, KinesisSink, MemorySink, NullSink, Sink, SinkError
+from producers.sdk.sinks import CollectorSink, FileSink, KinesisSink, MemorySink, NullSink, Sink, SinkError
 
 __all__ = [
     "PUT_RECORDS_MAX_BYTES",
     "PUT_RECORDS_MAX_RECORDS",
     "PUT_RECORDS_MAX_RECORD_BYTES",
+    "CollectorSink",
     "Counters",
     "FileSink",
     "KinesisSink",

@@ -130,6 +130,20 @@ class EventBuffer:
                 self._not_empty.notify()
         return True
 
+    def put_all(self, items: list[Any]) -> bool:
+        """Append all of `items` or none (False, each counted as dropped): for a relay
+        that answers one request for many events, so a refusal is never partial."""
+        with self._lock:
+            if self._closed or len(self._items) + len(items) > self._maxsize:
+                self.dropped += len(items)
+                return False
+            self._items.extend(items)
+            self.accepted += len(items)
+            if self._consumer_waiting and len(self._items) >= self._fill_target:
+                self._consumer_waiting = False
+                self._not_empty.notify()
+        return True
+
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """The oldest item; when there is none, wait (up to `timeout`) for a batch's worth.
 

@@ -106,6 +106,17 @@ class Tracker:
         """
         return self._put((event, clock_offset_ms))
 
+    def track_all(self, events: list[Mapping[str, Any]]) -> bool:
+        """Queue all of `events` or none of them; False when they do not all fit (or
+        after shutdown). For relays such as the collector, which must answer a whole
+        request "accepted" or "try again", never half of it. Never blocks."""
+        return self._buffer.put_all([(event, 0) for event in events])
+
+    @property
+    def queue_depth(self) -> int:
+        """Events waiting for the worker (not counting the batch it holds)."""
+        return len(self._buffer)
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every event queued before this call is delivered or failed over.
 

@@ -1,4 +1,4 @@
-"""Where batches go: one small protocol, four implementations.
+"""Where batches go: one small protocol, five implementations.
 
 A sink only talks to its destination. It gets records already batched within
 the PutRecords limits and answers, per record, None when it was stored or an
@@ -99,6 +99,43 @@ class KinesisSink:
                 f"PutRecords answered {len(results)} results for {len(records)} records", retryable=False
             )
         return [result.get("ErrorCode") for result in results]
+
+
+class CollectorSink:
+    """POSTs each batch to an ottlake collector's /v1/events as JSON lines (gzip).
+
+    For producers that hold a write key instead of AWS credentials. The collector
+    answers per event: an event it rejected comes back with its reason code as the
+    record's error (the worker retries it like any failed entry, then hands it to
+    on_error); a 429 or 5xx is a retryable failure of the whole call.
+    """
+
+    def __init__(self, url: str, write_key: str, *, timeout_s: float = 30.0) -> None:
+        self._url = url.rstrip("/") + "/v1/events"
+        self._headers = {"Authorization": f"Bearer {write_key}", "Content-Type": "application/x-ndjson",
+                         "Content-Encoding": "gzip"}
+        self._timeout_s = timeout_s
+
+    def send(self, records: Sequence[Record]) -> Sequence[str | None]:
+        import gzip
+        import urllib.error
+        import urllib.request
+
+        body = gzip.compress(b"".join(record.data for record in records), compresslevel=1)
+        request = urllib.request.Request(self._url, data=body, headers=self._headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:
+                answer = orjson.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            retryable = exc.code == 429 or exc.code >= 500
+            raise SinkError(f"collector answered {exc.code}: {exc.read()[:200]!r}", retryable=retryable,
+                            code=str(exc.code)) from exc
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise SinkError(f"{type(exc).__name__}: {exc}", retryable=True, code=type(exc).__name__) from exc
+        codes: list[str | None] = [None] * len(records)
+        for rejected in answer.get("rejected", []):
+            codes[rejected["index"]] = rejected["reason"]
+        return codes
 
 
 class MemorySink:

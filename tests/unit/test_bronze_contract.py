@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
 from schemas.contract import EVENT_FIELDS, LIMITS, REQUIRED_FIELDS, E
-from schemas.validate import Reason, Violation, check_line, validate_event
+from schemas.validate import Reason, check_line, fold_unknown_fields, validate_event
 
 ORIGIN_MS = 1_772_366_400_000  # 2026-03-01T12:00:00Z
 OBJECT_TS_MS = ORIGIN_MS + 1_000
@@ -280,26 +280,6 @@ VECTORS: list[tuple[str, str, set[tuple[str, str]]]] = [
 DIVERGENCES: list[tuple[str, str, set[tuple[str, str]], set[tuple[str, str]]]] = [
     ("event_ts_beyond_long", line(event_ts=2**63), set(), V((E.event_ts, R.wrong_type))),
 ]
-
-
-def fold_unknown_fields(event: dict[str, Any]) -> tuple[dict[str, Any], list[Violation]]:
-    """The unknown-field rule in Python (the reference for the collector): the
-    same as EventCheck's (spark_jobs/java/io/ottlake/spark/EventCheck.java)."""
-    unknown = {name: value for name, value in event.items() if name not in EVENT_FIELDS}
-    if not unknown:
-        return event, []
-    known = {name: value for name, value in event.items() if name in EVENT_FIELDS}
-    custom = known.get(E.custom, {})
-    if not isinstance(custom, dict):
-        return known, []  # quarantined for custom; the raw line keeps everything
-    collided = [name for name in unknown if name in custom]
-    moved = {
-        name: value if isinstance(value, str) else orjson.dumps(value).decode()
-        for name, value in unknown.items()
-        if name not in custom
-    }
-    clashes = [Violation(f"{E.custom}.{name}", Reason.invalid_value, "already in custom") for name in collided]
-    return {**known, E.custom: {**custom, **moved}}, clashes
 
 
 def python_reasons(raw: str) -> set[tuple[str, str]]:
