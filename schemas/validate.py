@@ -93,6 +93,49 @@ def _validator() -> Draft202012Validator:
     return cls(schema)
 
 
+@cache
+def _compiled() -> Any | None:
+    """The same schema compiled by jsonschema-rs (Rust), or None without it.
+
+    A fast yes: about 20x faster than jsonschema on a valid event, which is nearly
+    every event, and the live monitor checks every one (0.3 ms an event was most of
+    its time). Only its "valid" is trusted; anything else goes to jsonschema, which
+    names every violation. Its yes implies jsonschema's for this schema: the
+    patterns' `$` is stricter in Rust (Python's also matches before a final
+    newline), and the one rule of our own, floats never integers, is checked
+    before it is asked (_integral_float)."""
+    try:
+        import jsonschema_rs
+    except ImportError:  # an optional speed-up: the SDK's base install goes without
+        return None
+    return jsonschema_rs.Draft202012Validator(event_schema())
+
+
+def _integral_float(value: Any, depth: int = 0) -> bool:
+    """A float with an integral value anywhere (JSON Schema's integer; not ours), or
+    nesting too deep to look at: either way, jsonschema decides."""
+    items = value.values() if isinstance(value, dict) else value
+    for item in items:
+        kind = type(item)
+        if kind is float:
+            if item.is_integer():
+                return True
+        elif kind is dict or kind is list:
+            if depth >= 8 or _integral_float(item, depth + 1):
+                return True
+    return False
+
+
+def _surely_valid(event: dict[str, Any]) -> bool:
+    compiled = _compiled()
+    if compiled is None or _integral_float(event):
+        return False
+    try:
+        return bool(compiled.is_valid(event))
+    except Exception:  # a value it cannot take (an int beyond 64 bits): jsonschema decides
+        return False
+
+
 # The reason of each schema keyword: also the rulebook EventCheck applies in bronze
 # (spark_jobs.transforms.contract_checks), so both engines report the same reasons.
 KEYWORD_REASONS = {
@@ -160,8 +203,10 @@ def validate_event(event: Any, *, size_bytes: int | None = None) -> list[Violati
     if not isinstance(event, dict):
         return [Violation("", Reason.not_an_object, f"an event is a JSON object, not {type(event).__name__}")]
     found: set[Violation] = set()
-    for error in _validator().iter_errors(without_nulls(event)):
-        found.update(_violations_of(error, event))
+    present = without_nulls(event)
+    if not _surely_valid(present):
+        for error in _validator().iter_errors(present):
+            found.update(_violations_of(error, event))
     if size_bytes is None:
         try:
             size_bytes = len(orjson.dumps(event))

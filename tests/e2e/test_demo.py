@@ -164,6 +164,11 @@ def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
     settings = stack_settings(tmp_path / "state", embedded_port=port)
     assert not stack.status(settings).running
     assert not port_answers(port) and not port_answers(webhook_port)
+    # Its children (the consumers' workers, multiprocessing's resource tracker) were
+    # joined or see their parent gone; give the last one a moment to notice.
+    deadline = time.monotonic() + 10
+    while _group_members(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert _group_members(process.pid) == []
 
 
