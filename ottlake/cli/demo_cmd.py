@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -74,10 +75,10 @@ class RichProgress:
             task = self.tasks.pop(key, None)
             if task is not None:
                 self.progress.remove_task(task)
-        self.progress.console.print(f"[green]✓[/] {message}", highlight=False, soft_wrap=True)
+        self.progress.console.print(f"[green]✓[/] {escape(message)}", highlight=False, soft_wrap=True)
 
     def note(self, message: str) -> None:
-        self.progress.console.print(f"[bold yellow]![/] {message}", highlight=False, soft_wrap=True)
+        self.progress.console.print(f"[bold yellow]![/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -181,9 +182,11 @@ def print_summary(summary: DemoSummary, *, elapsed_s: float) -> None:
     table = Table(title=f"ottlake demo: {summary.window[0]:%Y-%m-%d %H:%M}-{summary.window[1]:%H:%M} UTC, "
                         f"done in {elapsed_s / 60:.1f} min", show_header=False, title_justify="left")
     table.add_column("what", style="bold")
-    table.add_column("value")
-    table.add_row("events sent", f"{summary.sent:,} records through the SDK ({summary.simulated_events:,} distinct "
-                                 f"events from {summary.viewers:,} viewers, the rest their devices' resends)")
+    table.add_column("value", overflow="fold")
+    resends = summary.sent - summary.simulated_events - summary.broken
+    table.add_row("events sent", f"{summary.sent:,} records through the SDK: {summary.simulated_events:,} events "
+                                 f"of {summary.viewers:,} viewers, {resends:,} resends of them, {summary.broken:,} "
+                                 "damaged by a broken player build")
     table.add_row("landed", f"{summary.landed:,} events in {summary.raw_objects:,} raw objects")
     table.add_row("duplicates removed", f"{summary.duplicates:,}")
     quarantined = sum(summary.quarantined.values())
@@ -199,7 +202,9 @@ def print_summary(summary: DemoSummary, *, elapsed_s: float) -> None:
         table.add_row("alert received", "none")
     table.add_row("report", str(summary.report_path))
     table.add_row("Data Docs", summary.data_docs)
-    table.add_row("tables", f"{summary.lake.root}/{{bronze,quarantine,silver,gold}} (Delta), raw zone {summary.lake.raw}")
+    table.add_row("tables", f"Delta tables under {summary.lake.root}: bronze/player_events, quarantine/player_events, "
+                            "silver/play_sessions, silver/viewer_sessions, gold/qoe_hourly, gold/qoe_daily; "
+                            "the raw zone in raw/player_events")
     table.add_row("steps", ", ".join(f"{name} {seconds:.0f} s" for name, seconds in summary.seconds.items()))
     console.print(table)
     console.print("Try next:", markup=False)

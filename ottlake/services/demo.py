@@ -26,6 +26,7 @@ import dataclasses
 import gzip
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -33,9 +34,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
+
 from analytics.sql import LakeQuery
 from consumers.monitor.alerts import load_rules
-from ottlake.errors import ConfigError, DemoError, ProducerError
+from ottlake.errors import ConfigError, DemoError
 from ottlake.services import infra, stack, traffic, webhook
 from ottlake.services.consuming import RunningApp, consuming
 from ottlake.services.reporting import write_report
@@ -56,6 +58,16 @@ MINUTE_MS = 60_000
 # its alert to resolve within the hour's traffic.
 _MIN_QUIET_TAIL_MIN = 15
 MIN_MINUTES = 30
+# A misbehaving player build among the devices: one delivery in this many is sent once
+# more, damaged the way such builds damage events, so that the summary shows the
+# quarantine at work (bronze keeps each line with its reason; the monitor counts and
+# skips it). Well under the raw gate's 5 % quarantine share.
+BROKEN_EVERY = 500
+_DAMAGES: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = (
+    lambda event: {**event, "event_type": "stall_start"},  # unknown_event_type
+    lambda event: {**event, "seq": str(event["seq"])},  # wrong_type
+    lambda event: {name: value for name, value in event.items() if name != "viewer_id"},  # missing_field
+)
 # After the last record is sent: how long the consumers may take to read it all.
 _CATCH_UP_S = 600.0
 
@@ -117,6 +129,7 @@ class DemoSummary:
     incident: Incident
     viewers: int
     simulated_events: int  # distinct events the simulation made
+    broken: int  # damaged events added (BROKEN_EVERY)
     sent: int  # records the SDK put (one event each; the simulated devices' duplicate sends included)
     landed: int  # event lines in the raw zone
     raw_objects: int
@@ -224,7 +237,7 @@ def write_rules(path: Path, settings: Settings) -> Path:
 
 
 def _toml(value: Any) -> str:
-    return f'"{value}"' if isinstance(value, str) else repr(value)
+    return orjson.dumps(value).decode() if isinstance(value, str) else repr(value)  # a JSON string is TOML's too
 
 
 def route_traffic(simulation: Simulation, settings: Settings, *, collector_share: float, sdk: SdkConfig,
@@ -261,7 +274,7 @@ def run_demo(settings: Settings, options: DemoOptions, *, batch: BatchRunner, pr
     """Run the demo end to end and return its summary (check `problems()`).
 
     Everything it starts is stopped when it returns or raises (KeyboardInterrupt
-    included): the consumers' threads are joined after their last checkpoint, the
+    included): the consumers' processes are joined after their last checkpoint, the
     webhook receiver is shut down, and the stack is stopped if the demo started it."""
     clock = _Clock()
     now = now_ms if now_ms is not None else int(time.time() * 1000)
@@ -294,7 +307,8 @@ def run_demo(settings: Settings, options: DemoOptions, *, batch: BatchRunner, pr
         lake=lake, day=day,
         window=(datetime.fromtimestamp(start_ms / 1000, UTC), datetime.fromtimestamp(end_ms / 1000, UTC)),
         incident=incident, viewers=options.viewers,
-        simulated_events=streamed.simulated_events, sent=streamed.sent, landed=landed, raw_objects=objects,
+        simulated_events=streamed.simulated_events, broken=streamed.broken, sent=streamed.sent, landed=landed,
+        raw_objects=objects,
         monitor_records=streamed.monitor_records, alerts=streamed.alerts,
         bronze_rows=counts["bronze_rows"], duplicates=bronze.get("duplicates", 0),
         quarantined=counts["quarantined"], play_sessions=counts["play_sessions"],
@@ -308,6 +322,7 @@ def run_demo(settings: Settings, options: DemoOptions, *, batch: BatchRunner, pr
 @dataclass(frozen=True)
 class _Streamed:
     simulated_events: int
+    broken: int
     sent: int
     monitor_records: int
     alerts: list[str]
@@ -335,6 +350,9 @@ def _stream(settings: Settings, options: DemoOptions, lake: Lake, incident: Inci
                              + ")")
                 simulation = _simulate(options, incident, start_ms, progress)
                 simulated_events = sum(len(session.events) for session in simulation.sessions)
+                broken = len(simulation.deliveries)
+                simulation = with_broken_events(simulation, every=BROKEN_EVERY)
+                broken = len(simulation.deliveries) - broken
                 sent = _send(simulation, alerting, options, apps, progress).counters.sent
                 del simulation  # about 1.3 KB an event, held until now: free it before Spark starts
                 _catch_up(sent, apps, progress)
@@ -342,7 +360,7 @@ def _stream(settings: Settings, options: DemoOptions, lake: Lake, incident: Inci
         texts = receiver.texts
     progress.end("stopped", "consumers stopped after their last checkpoint; "
                  + ("stack left running" if was_running else "stack stopped"))
-    return _Streamed(simulated_events, sent, monitor_records, texts)
+    return _Streamed(simulated_events, broken, sent, monitor_records, texts)
 
 
 def _simulate(options: DemoOptions, incident: Incident, start_ms: int, progress: Progress) -> Simulation:
@@ -352,6 +370,18 @@ def _simulate(options: DemoOptions, incident: Incident, start_ms: int, progress:
     progress.end("simulate", f"simulated {options.viewers:,} viewers: {len(simulation.sessions):,} play sessions, "
                              f"{len(simulation.deliveries):,} deliveries; incident {incident.name}")
     return simulation
+
+
+def with_broken_events(simulation: Simulation, *, every: int) -> Simulation:
+    """The simulation with one delivery in `every` sent once more, damaged (a new event id,
+    derived from the original's, so the same seed gives the same lines)."""
+    extra = []
+    for n, delivery in enumerate(simulation.deliveries[::every]):
+        event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"broken:{delivery.event['event_id']}")
+        event = {**delivery.event, "event_id": str(event_id)}
+        extra.append(dataclasses.replace(delivery, copy=delivery.copy + 2, event=_DAMAGES[n % len(_DAMAGES)](event)))
+    deliveries = sorted([*simulation.deliveries, *extra], key=lambda delivery: delivery.sort_key)
+    return dataclasses.replace(simulation, deliveries=deliveries)
 
 
 def _send(simulation: Simulation, settings: Settings, options: DemoOptions, apps: dict[str, RunningApp],
@@ -436,9 +466,10 @@ def sql_examples(lake: Lake, day: date, *, ottlake: str) -> list[str]:
         f'{ottlake} sql {where} "SELECT cdn, count(*) AS sessions, round(sum(rebuffer_time_ms) / '
         f"sum(watch_time_ms), 4) AS rebuffer_ratio FROM play_sessions WHERE session_date = DATE '{day}' "
         'GROUP BY cdn ORDER BY rebuffer_ratio DESC"',
-        f'{ottlake} sql {where} "SELECT hour, sum(sessions) AS sessions, max(startup_time_p95_ms) AS '
-        "worst_p95_startup_ms, sum(start_failures) AS start_failures FROM qoe_hourly WHERE cdn = "
-        f"'{INCIDENT_CDN}' GROUP BY hour ORDER BY hour\"",
+        f'{ottlake} sql {where} "SELECT time_bucket(INTERVAL 5 MINUTE, start_time) AS five_minutes, count(*) AS '
+        "sessions, round(sum(rebuffer_time_ms) / sum(watch_time_ms), 4) AS rebuffer_ratio, "
+        "median(startup_time_ms) AS startup_p50_ms FROM play_sessions WHERE cdn = "
+        f"'{INCIDENT_CDN}' GROUP BY ALL ORDER BY five_minutes\"",
     ]
 
 
