@@ -7,6 +7,7 @@ SIGTERM into the same clean stop as Ctrl-C, and prints the closing summary.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -99,6 +100,11 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _interrupt_quietly(_signum: int, _frame: Any) -> None:
+    logging.disable(logging.CRITICAL)
+    raise KeyboardInterrupt
+
+
 def _local_batch(settings: Settings) -> Callable[[Lake, Callable[[str], None]], BatchOutcome]:
     """`ottlake batch` (its local runner, every gate) as the demo's BatchRunner."""
 
@@ -106,7 +112,17 @@ def _local_batch(settings: Settings) -> Callable[[Lake, Callable[[str], None]], 
         from ottlake.cli.batch_cmd import run_local
         from ottlake.services.demo import BatchOutcome
 
-        report = run_local(settings.model_copy(update={"lake": lake.root}), lake, on_stage=on_stage)
+        def stage(name: str) -> None:
+            # pyspark's SIGINT handler (installed with the session) cancels the jobs from
+            # inside the interrupted py4j call, which breaks the connection and turns
+            # Ctrl-C into a failed stage; a plain KeyboardInterrupt stops the demo as
+            # anywhere else (the JVM exits with this process), without py4j logging the
+            # interrupted call's traceback.
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, _interrupt_quietly)
+            on_stage(name)
+
+        report = run_local(settings.model_copy(update={"lake": lake.root}), lake, on_stage=stage)
         return BatchOutcome(report.run_id, {stage.stage: dict(stage.counts) for stage in report.stages},
                             [warning for stage in report.stages for warning in stage.warnings])
 
