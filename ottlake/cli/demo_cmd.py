@@ -61,7 +61,8 @@ class RichProgress:
                 self.progress.update(task, completed=completed)
             else:
                 self.progress.update(task, completed=completed, description=description)
-            if self.plain and time.monotonic() - self.last_line >= _PLAIN_EVERY_S:
+            # A new description (the batch's next stage) is news; counts, every few seconds.
+            if self.plain and (description is not None or time.monotonic() - self.last_line >= _PLAIN_EVERY_S):
                 self.last_line = time.monotonic()
                 self.progress.console.print("… " + "; ".join(self._status(t) for t in self.tasks.values()),
                                             highlight=False, soft_wrap=True)
