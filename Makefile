@@ -61,4 +61,4 @@ bench: install
 
 clean:
 	-$(VENV)/bin/ottlake stack down
-	rm -rf $(VENV) .cache .ottlake lake
+	rm -rf $(VENV) .cache .ottlake lake demo-lake

@@ -57,3 +57,8 @@ class LakeNotFound(ConfigError):
 
 class QueryError(OttlakeError):
     """An analyst's query cannot run: a SQL error, an unknown table, a table not built yet."""
+
+
+class DemoError(OttlakeError):
+    """The demo ran but did not show what it is there to show (an alert that never
+    fired or resolved, counts that do not add up)."""

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
 from ottlake.cli.common import console, err_console, lake_to_read, settings_from
+from ottlake.settings import Settings
+
+if TYPE_CHECKING:
+    from emr.local import BatchReport
+    from schemas.layout import Lake
+    from spark_jobs.jobs.common import DateRange, Window
 
 
 @click.command("batch")
@@ -31,12 +39,9 @@ def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None, rec
     table is written in one Delta commit, so a failure leaves no partial table.
     """
     settings = settings_from(ctx, lake=lake_root)
-    from emr.local import run_batch
     from ottlake.errors import ConfigError
     from quality import docs
-    from quality.gate import GateRun
-    from spark_jobs.jobs.common import Bounds, DateRange, Window
-    from spark_jobs.spark import build_session
+    from spark_jobs.jobs.common import DateRange, Window
 
     parsed_window, dates = Window.parse(window), DateRange.parse(recompute)
     if window and dates:
@@ -46,16 +51,8 @@ def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None, rec
         _run_spark_submit(settings.lake, window, recompute)
         return
 
-    # PySpark logs a failed query's context to stderr as JSON; the CLI reports the
-    # failure itself, in one line (an entry point may set logging; a library may not).
-    logging.getLogger("DataFrameQueryContextLogger").setLevel(logging.CRITICAL)
-    # great-expectations logs its own progress and deprecations; the gates report
-    # their results in the table below and in `ottlake quality`.
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    gates = GateRun.new(max_quarantine_share=settings.quality_max_quarantine_share)
     with console.status("starting Spark") as status:
-        spark = build_session("local", app_name="ottlake-batch")
-        report = run_batch(spark, lake, window=parsed_window, recompute=dates, bounds=Bounds.of(settings), gates=gates,
+        report = run_local(settings, lake, window=parsed_window, recompute=dates,
                            on_stage=lambda name: status.update(f"stage {name}"))
     table = Table(title=f"ottlake batch: {lake.root}", title_justify="left")
     table.add_column("stage", style="bold")
@@ -83,6 +80,27 @@ def batch_cmd(ctx: click.Context, lake_root: str | None, window: str | None, rec
             console.print(f"gate warning ({stage.stage}): {warning}", markup=False)
     if any(stage.gate_seconds for stage in report.stages):
         console.print(f"quality: run {report.run_id}; Data Docs at {docs.index(lake)}", markup=False)
+
+
+def run_local(settings: Settings, lake: Lake, *, window: Window | None = None, recompute: DateRange | None = None,
+              on_stage: Callable[[str], None] = lambda _name: None) -> BatchReport:
+    """The step list in one local SparkSession (emr.local.run_batch) with the settings'
+    bounds and quarantine share; `ottlake batch` and `ottlake demo` both run it."""
+    from emr.local import run_batch
+    from quality.gate import GateRun
+    from spark_jobs.jobs.common import Bounds, Window
+    from spark_jobs.spark import build_session
+
+    # PySpark logs a failed query's context to stderr as JSON; the CLI reports the
+    # failure itself, in one line (an entry point may set logging; a library may not).
+    logging.getLogger("DataFrameQueryContextLogger").setLevel(logging.CRITICAL)
+    # great-expectations logs its own progress and deprecations; the gates report
+    # their results in the table below and in `ottlake quality`.
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    gates = GateRun.new(max_quarantine_share=settings.quality_max_quarantine_share)
+    spark = build_session("local", app_name="ottlake-batch")
+    return run_batch(spark, lake, window=window or Window(), recompute=recompute, bounds=Bounds.of(settings),
+                     gates=gates, on_stage=on_stage)
 
 
 def _run_spark_submit(lake: str, window: str | None, recompute: str | None) -> None:

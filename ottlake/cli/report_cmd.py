@@ -36,27 +36,17 @@ def report_cmd(ctx: click.Context, lake_root: str | None, day: str, out: Path | 
         wanted = date.fromisoformat(day)
     except ValueError:
         raise ConfigError(f"--date {day!r}: expected a date as YYYY-MM-DD") from None
-    from analytics import report, report_data
-    from analytics.sql import LakeQuery
-    from consumers.monitor.alerts import load_rules
+    from ottlake.services.reporting import write_report
 
-    rules = [report_data.IncidentRule(rule.name, rule.metric, rule.op, rule.threshold, rule.windows, rule.by,
-                                      rule.min_active_sessions, rule.min_attempts)
-             for rule in load_rules(settings.alert_rules)]
     lake = lake_to_read(settings)
-    storage = None if lake.is_local else settings.aws().delta_storage_options()
-    query = LakeQuery(lake, storage_options=storage)
-    try:
-        with console.status(f"reading the lake for {wanted.isoformat()}"):
-            data = report_data.load(query, wanted, rules)
-            written = report.write(data, out or Path(f"qoe-report-{wanted.isoformat()}.html"))
-    finally:
-        query.close()
+    with console.status(f"reading the lake for {wanted.isoformat()}"):
+        written = write_report(settings, lake, wanted, out or Path(f"qoe-report-{wanted.isoformat()}.html"))
+    data = written.data
     totals = data.totals
     console.print(f"report for {wanted.isoformat()}: {totals['sessions']:,} sessions, "
                   f"{len(data.incidents)} incident period(s), {len(data.gates)} gate results "
                   f"from {len(data.runs)} run(s)", markup=False, soft_wrap=True)
-    console.print(f"written to {written.resolve()}", markup=False, soft_wrap=True)
+    console.print(f"written to {written.path.resolve()}", markup=False, soft_wrap=True)
 
 
 COMMANDS: list[click.Command] = [report_cmd]

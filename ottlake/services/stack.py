@@ -324,12 +324,55 @@ def _serve(port: int) -> None:
     from hypercorn.config import Config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    _index_kinesis_shards()
     config = Config()
     config.bind = [f"{EMBEDDED_HOST}:{port}"]
     config.graceful_timeout = _GRACEFUL_TIMEOUT_S
     config.wsgi_max_body_size = _MAX_BODY_BYTES
     app = _bridge_hypercorn_wsgi(DomainDispatcherApplication(create_backend_app))
     asyncio.run(serve(app, config, mode="wsgi"))
+
+
+def _index_kinesis_shards() -> None:
+    """Make moto's shard reads and writes cost what the records involved cost, not the shard's size.
+
+    moto 5's Shard finds its newest sequence number with `list(self.records)[-1]` on
+    every record put, and GetRecords walks the shard from its first record: a stream
+    of N records costs O(N^2) to fill and to read, and the demo's hour (600,000
+    records) slowed to a few hundred records a second. A shard's sequence numbers are
+    consecutive integers (put_record numbers each record max + 1; resharding moves
+    records by putting them again), so the ends of the ordered dict and direct
+    lookups give the same answers. Where numbers are not consecutive after all,
+    moto's own walk answers."""
+    from moto.kinesis.models import Shard
+
+    walk = Shard.get_records
+
+    def newest(self: Any) -> int:
+        return next(reversed(self.records)) if self.records else 0
+
+    def oldest(self: Any) -> int:
+        return next(iter(self.records)) if self.records else 0
+
+    def get_records(self: Any, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
+        records = self.records
+        last = int(last_sequence_id)
+        if not records:
+            return [], last, 0
+        first, final = oldest(self), newest(self)
+        if final - first + 1 != len(records):
+            return walk(self, last_sequence_id, limit)
+        start = max(last + 1, first)
+        stop = final if limit is None else min(final, start + limit - 1)
+        results = [records[number] for number in range(start, stop + 1)]
+        if not results:
+            return [], last, 0
+        behind_s = records[final].created_at - results[-1].created_at
+        return results, results[-1].sequence_number, int(behind_s * 1000)
+
+    Shard.get_max_sequence_number = newest
+    Shard.get_min_sequence_number = oldest
+    Shard.get_records = get_records
 
 
 def _bridge_hypercorn_wsgi(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterator[bytes]]:
