@@ -153,19 +153,23 @@ def _ottlake_command() -> str:
 @click.option("--as-fast-as-possible", "backfill", is_flag=True,
               help="No pacing: send the whole hour as fast as the stream takes it.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same traffic.")
+@click.option("--collector-share", type=click.FloatRange(0, 1), default=0.25, show_default=True,
+              help="The share of the play sessions sent over HTTP through the collector (`ottlake collector`, "
+                   "run by the demo); the rest go through the SDK into the stream.")
 @click.option("--lake", "lake_root", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-lake"),
               show_default=True,
               help="The demo lake. Each run starts from a clean one: a previous demo lake there is removed "
                    "(only a folder the demo made; anything else is refused).")
 @click.pass_context
 def demo_cmd(ctx: click.Context, viewers: int, minutes: int, speed: float, backfill: bool, seed: int,
-             lake_root: Path) -> None:
+             collector_share: float, lake_root: Path) -> None:
     """The whole pipeline on the embedded default, then a summary.
 
     The embedded stack up; the lake sink and the live QoE monitor under the
     in-process driver; a simulated hour (2,000 viewers by default) with one
-    scheduled incident (a CDN's stalls) sent through the SDK into the stream,
-    compressed in time; the monitor raising and resolving the incident's alert to
+    scheduled incident (a CDN's stalls) sent into the stream, compressed in time,
+    a quarter of the play sessions over HTTP through the collector and the rest
+    through the SDK; the monitor raising and resolving the incident's alert to
     a local webhook receiver, printed as it arrives; `ottlake batch` with every
     gate; `ottlake report` for the day; and a summary of what was sent, landed,
     deduplicated, quarantined and sessionized, with two `ottlake sql` commands
@@ -180,7 +184,7 @@ def demo_cmd(ctx: click.Context, viewers: int, minutes: int, speed: float, backf
 
     settings = settings_from(ctx)
     options = DemoOptions(viewers=viewers, minutes=minutes, seed=seed, speed=None if backfill else speed,
-                          lake=lake_root)
+                          lake=lake_root, collector_share=collector_share)
     began = time.monotonic()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
@@ -201,8 +205,8 @@ def print_summary(summary: DemoSummary, *, elapsed_s: float) -> None:
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")
     resends = summary.sent - summary.simulated_events - summary.broken
-    table.add_row("events sent", f"{summary.sent:,} records through the SDK: {summary.simulated_events:,} events "
-                                 f"of {summary.viewers:,} viewers, {resends:,} resends of them, {summary.broken:,} "
+    table.add_row("events sent", f"{summary.sent:,} records (the SDK and the collector): "
+                                 f"{summary.simulated_events:,} events of {summary.viewers:,} viewers, {resends:,} resends of them, {summary.broken:,} "
                                  "damaged by a broken player build")
     table.add_row("landed", f"{summary.landed:,} events in {summary.raw_objects:,} raw objects")
     table.add_row("duplicates removed", f"{summary.duplicates:,}")

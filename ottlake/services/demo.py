@@ -24,8 +24,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gzip
+import hashlib
+import multiprocessing
+import os
 import shutil
+import signal
+import socket
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -48,6 +55,9 @@ from quality import docs
 from schemas.layout import Lake
 
 MARKER = ".ottlake-demo"
+DEMO_WRITE_KEY = "ottlake-demo-key"  # the collector's write key in the demo (application ottlake-demo)
+_BROKEN_COPY = 2  # a damaged delivery's copy number is its original's plus this (with_broken_events)
+_SPAWN = multiprocessing.get_context("spawn")  # the parent has threads: never fork it
 SUMMARY_FILE = "demo-summary.json"  # in a lake the demo made, and may therefore remove
 ALERT_RULE = "cdn-rebuffer-ratio"  # the shipped rule the incident is to trip
 INCIDENT_CDN = "fastly"
@@ -108,8 +118,8 @@ class DemoOptions:
     # The monitor's workers (at most one per shard): its per-event contract check is the
     # demo's longest pole, and the KCL scales an app out this way.
     monitor_workers: int = 2
-    # The share of the traffic sent through the HTTP collector (issue 25): see route_traffic.
-    collector_share: float = 0.0
+    # The share of the play sessions sent through the HTTP collector: see route_traffic.
+    collector_share: float = 0.25
 
     def __post_init__(self) -> None:
         if self.minutes < MIN_MINUTES:
@@ -165,7 +175,7 @@ class DemoSummary:
         """What the demo is there to show and did not (empty: all shown)."""
         found = []
         if self.landed != self.sent:
-            found.append(f"the raw zone holds {self.landed:,} events, the SDK sent {self.sent:,}")
+            found.append(f"the raw zone holds {self.landed:,} events, {self.sent:,} were sent")
         if self.bronze_rows + self.duplicates + sum(self.quarantined.values()) != self.landed:
             found.append(f"bronze {self.bronze_rows:,} + duplicates {self.duplicates:,} + quarantined "
                          f"{sum(self.quarantined.values()):,} != landed {self.landed:,}")
@@ -242,18 +252,87 @@ def _toml(value: Any) -> str:
 
 def route_traffic(simulation: Simulation, settings: Settings, *, collector_share: float, sdk: SdkConfig,
                   speed: float | None, on_progress: Callable[[int], None]) -> traffic.Traffic:
-    """Send the simulation's deliveries: today all through the SDK into the stream.
+    """Send the simulation's deliveries: a share of the play sessions through the HTTP
+    collector (producers.collector, run in a child process for the block), the rest
+    through the SDK into the stream, both paced on the same clock.
 
-    This is where the HTTP collector (issue 25) plugs in: split the deliveries by
-    play session (`share_of(play_session_id) < collector_share` to the collector, so
-    a session stays on one path and in order), send the collector's part with an
-    HTTP sender in a second thread while the SDK sends the rest, and add up both
-    Traffic results. Until the collector is merged, a non-zero share is refused.
-    """
-    if collector_share:
-        raise ConfigError("the HTTP collector (issue 25) is not part of this build: collector_share must be 0")
-    sink, destination = traffic.open_sink(settings)
-    return traffic.send(simulation, sink, destination, sdk=sdk, speed=speed, on_progress=on_progress)
+    A session stays on one path (its events in order); the broken player build's
+    damaged events go through the SDK, so that bronze's quarantine shows them with
+    their reasons (the collector would refuse them at the door, to its dead-letter
+    stream). Both parts are added up in one Traffic."""
+    stream = traffic.open_sink(settings)
+    if not collector_share:
+        return traffic.send(simulation, *stream, sdk=sdk, speed=speed, on_progress=on_progress)
+    choose = by_session(simulation, collector_share)
+    with running_collector(settings) as url:
+        collector = traffic.open_sink(settings, collector=url, write_key=DEMO_WRITE_KEY)
+        return traffic.send_routed(simulation, [stream, collector], choose, sdk=sdk, speed=speed,
+                                   on_progress=on_progress)
+
+
+def by_session(simulation: Simulation, share: float) -> Callable[[Any], int]:
+    """An event's route: 1 (the collector) for `share` of the play sessions, by a hash
+    of the session id (the same sessions each run), else 0 (the SDK); a damaged
+    delivery's event always 0."""
+    damaged = {id(delivery.event) for delivery in simulation.deliveries if delivery.copy >= _BROKEN_COPY}
+
+    def choose(event: Any) -> int:
+        if id(event) in damaged:
+            return 0
+        digest = hashlib.blake2b(str(event.get("play_session_id")).encode(), digest_size=8).digest()
+        return int(int.from_bytes(digest, "big") / 2**64 < share)
+
+    return choose
+
+
+@contextlib.contextmanager
+def running_collector(settings: Settings, *, timeout_s: float = 60.0) -> Iterator[str]:
+    """`ottlake collector` for the block, in a child process on a free loopback port
+    with the demo's write key; stopped with SIGTERM at the end, which flushes every
+    event it accepted into the stream before it exits."""
+    port = _free_port()
+    served = settings.model_copy(update={"collector_host": "127.0.0.1", "collector_port": port,
+                                         "collector_workers": 1,
+                                         "collector_write_keys": f"{DEMO_WRITE_KEY}=ottlake-demo"})
+    process = _SPAWN.Process(target=_serve_collector, args=(served,), name="ottlake-demo-collector", daemon=True)
+    process.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not _answers(url):
+            if not process.is_alive():
+                raise DemoError(f"the collector stopped before it answered (exit {process.exitcode})")
+            if time.monotonic() > deadline:
+                raise DemoError(f"the collector did not answer at {url} within {timeout_s:.0f} s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        if process.is_alive():
+            os.kill(process.pid, signal.SIGTERM)
+        process.join(timeout_s)
+        if process.is_alive():
+            process.kill()
+            process.join(5)
+
+
+def _serve_collector(settings: Settings) -> None:
+    from producers.collector.server import serve
+
+    serve(settings)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -379,7 +458,8 @@ def with_broken_events(simulation: Simulation, *, every: int) -> Simulation:
     for n, delivery in enumerate(simulation.deliveries[::every]):
         event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"broken:{delivery.event['event_id']}")
         event = {**delivery.event, "event_id": str(event_id)}
-        extra.append(dataclasses.replace(delivery, copy=delivery.copy + 2, event=_DAMAGES[n % len(_DAMAGES)](event)))
+        extra.append(dataclasses.replace(delivery, copy=delivery.copy + _BROKEN_COPY,
+                                         event=_DAMAGES[n % len(_DAMAGES)](event)))
     deliveries = sorted([*simulation.deliveries, *extra], key=lambda delivery: delivery.sort_key)
     return dataclasses.replace(simulation, deliveries=deliveries)
 
@@ -388,7 +468,9 @@ def _send(simulation: Simulation, settings: Settings, options: DemoOptions, apps
           progress: Progress) -> traffic.Traffic:
     total = len(simulation.deliveries)
     pace = f"{options.speed:g}x" if options.speed else "as fast as the stream takes it"
-    progress.begin("send", f"sending through the SDK ({pace})", total=total)
+    via = f"{options.collector_share:.0%} of the sessions through the collector, the rest through the SDK" \
+        if options.collector_share else "through the SDK"
+    progress.begin("send", f"sending {via} ({pace})", total=total)
     progress.begin("sink", "lake sink", total=total)
     progress.begin("monitor", "QoE monitor", total=total)
 

@@ -343,10 +343,24 @@ def _index_kinesis_shards() -> None:
     consecutive integers (put_record numbers each record max + 1; resharding moves
     records by putting them again), so the ends of the ordered dict and direct
     lookups give the same answers. Where numbers are not consecutive after all,
-    moto's own walk answers."""
+    moto's own walk answers.
+
+    A put is made atomic too: moto numbers a record "newest + 1" and then stores it,
+    and the server answers requests on several threads, so two writers putting to
+    one shard at once (the SDK and the collector, in the demo) could both take the
+    same number, the second record replacing the first: lost, where Kinesis never
+    loses an acknowledged record."""
+    import threading
+
     from moto.kinesis.models import Shard
 
     walk = Shard.get_records
+    put = Shard.put_record
+    put_lock = threading.Lock()
+
+    def put_record(self: Any, *args: Any, **kwargs: Any) -> str:
+        with put_lock:
+            return put(self, *args, **kwargs)
 
     def newest(self: Any) -> int:
         return next(reversed(self.records)) if self.records else 0
@@ -370,6 +384,7 @@ def _index_kinesis_shards() -> None:
         behind_s = records[final].created_at - results[-1].created_at
         return results, results[-1].sequence_number, int(behind_s * 1000)
 
+    Shard.put_record = put_record
     Shard.get_max_sequence_number = newest
     Shard.get_min_sequence_number = oldest
     Shard.get_records = get_records

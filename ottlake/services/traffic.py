@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -113,12 +113,31 @@ def send(
     shutdown_timeout_s: float = 30.0,
 ) -> Traffic:
     """Track every delivery of the plan (paced when `speed` is given), then shut down."""
+    return send_routed(simulation, [(sink, destination)], lambda _event: 0, sdk=sdk, speed=speed,
+                       on_progress=on_progress, shutdown_timeout_s=shutdown_timeout_s)
+
+
+def send_routed(
+    simulation: Simulation,
+    routes: Sequence[tuple[Sink, str]],
+    choose: Callable[[Mapping[str, Any]], int],
+    *,
+    sdk: SdkConfig,
+    speed: float | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    shutdown_timeout_s: float = 30.0,
+) -> Traffic:
+    """`send` through several sinks at once, a Tracker each, each event to the route
+    `choose(event)` names: one pass over the plan, so every route follows the same
+    clock (a live reader of the stream sees one simulated time, not two)."""
     reasons: Counter[str] = Counter()
-    tracker = Tracker(sink, config=sdk, on_error=lambda _subject, reason: reasons.update([reason]))
+    trackers = [Tracker(sink, config=sdk, on_error=lambda _subject, reason: reasons.update([reason]))
+                for sink, _ in routes]
+    router = _Router(trackers, choose)
     try:
         report = emit(
             simulation.deliveries,
-            tracker,
+            router,
             pacer=Pacer(speed, simulation.config.start_ms),
             # Flushing now and then bounds the queue: a backfill tracks far faster
             # than any stream takes records, and a full queue would drop.
@@ -126,8 +145,25 @@ def send(
             on_progress=on_progress,
         )
     finally:
-        tracker.shutdown(timeout=shutdown_timeout_s)
-    return Traffic(destination, tracker.counters, report, reasons)
+        for tracker in trackers:
+            tracker.shutdown(timeout=shutdown_timeout_s)
+    counters = Counters(**{name.name: sum(getattr(tracker.counters, name.name) for tracker in trackers)
+                           for name in fields(Counters)})
+    return Traffic(" and ".join(destination for _, destination in routes), counters, report, reasons)
+
+
+@dataclass(frozen=True)
+class _Router:
+    """One tracker to the emitter, several underneath."""
+
+    trackers: Sequence[Tracker]
+    choose: Callable[[Mapping[str, Any]], int]
+
+    def track(self, event: Mapping[str, Any], *, clock_offset_ms: int = 0) -> bool:
+        return self.trackers[self.choose(event)].track(event, clock_offset_ms=clock_offset_ms)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return all([tracker.flush(timeout) for tracker in self.trackers])
 
 
 def land_in_raw_zone(simulation: Simulation, settings: Settings, *, lake: str) -> Landed:

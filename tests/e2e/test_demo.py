@@ -99,6 +99,21 @@ def test_the_counts_agree_with_the_raw_zone_and_the_tables(demo_run: dict[str, A
     assert summary["monitor_records"] == summary["sent"]
 
 
+def test_a_quarter_of_the_sessions_came_through_the_collector(demo_run: dict[str, Any]) -> None:
+    """The collector stamps its write key's application on each event (docs/collector.md)."""
+    events = DeltaTable(str(demo_run["lake"] / "bronze/player_events")).to_pyarrow_table(
+        columns=["play_session_id", "custom"]).to_pylist()
+    by_collector = {event["play_session_id"] for event in events
+                    if dict(event["custom"] or {}).get("app_id") == "ottlake-demo"}
+    sessions = {event["play_session_id"] for event in events}
+    assert 0.15 < len(by_collector) / len(sessions) < 0.35  # collector_share 0.25, by a hash of the session id
+    # A session came one way only: all its events, or none, carry the collector's stamp.
+    stamped = {event["play_session_id"] for event in events if dict(event["custom"] or {}).get("app_id")}
+    assert stamped == by_collector and all(
+        dict(event["custom"] or {}).get("app_id") == "ottlake-demo"
+        for event in events if event["play_session_id"] in by_collector)
+
+
 def test_the_report_and_data_docs_exist(demo_run: dict[str, Any]) -> None:
     summary = demo_run["summary"]
     report = Path(summary["report_path"])
