@@ -58,6 +58,7 @@ MARKER = ".ottlake-demo"
 DEMO_WRITE_KEY = "ottlake-demo-key"  # the collector's write key in the demo (application ottlake-demo)
 _BROKEN_COPY = 2  # a damaged delivery's copy number is its original's plus this (with_broken_events)
 _SPAWN = multiprocessing.get_context("spawn")  # the parent has threads: never fork it
+_INTERRUPTED_STOP_S = 5.0  # how long an interrupted demo waits for the collector to flush and exit
 SUMMARY_FILE = "demo-summary.json"  # in a lake the demo made, and may therefore remove
 ALERT_RULE = "cdn-rebuffer-ratio"  # the shipped rule the incident is to trip
 INCIDENT_CDN = "fastly"
@@ -297,6 +298,7 @@ def running_collector(settings: Settings, *, timeout_s: float = 60.0) -> Iterato
     process = _SPAWN.Process(target=_serve_collector, args=(served,), name="ottlake-demo-collector", daemon=True)
     process.start()
     url = f"http://127.0.0.1:{port}"
+    wait_s = timeout_s
     try:
         deadline = time.monotonic() + timeout_s
         while not _answers(url):
@@ -306,10 +308,13 @@ def running_collector(settings: Settings, *, timeout_s: float = 60.0) -> Iterato
                 raise DemoError(f"the collector did not answer at {url} within {timeout_s:.0f} s")
             time.sleep(0.2)
         yield url
+    except BaseException:
+        wait_s = _INTERRUPTED_STOP_S  # Ctrl-C or a failure: the demo is over, its traffic need not land
+        raise
     finally:
         if process.is_alive():
             os.kill(process.pid, signal.SIGTERM)
-        process.join(timeout_s)
+        process.join(wait_s)
         if process.is_alive():
             process.kill()
             process.join(5)

@@ -134,6 +134,7 @@ def send_routed(
     trackers = [Tracker(sink, config=sdk, on_error=lambda _subject, reason: reasons.update([reason]))
                 for sink, _ in routes]
     router = _Router(trackers, choose)
+    interrupted = False
     try:
         report = emit(
             simulation.deliveries,
@@ -144,12 +145,18 @@ def send_routed(
             flush_every=max(1, min(5_000, sdk.queue_size // 2)),
             on_progress=on_progress,
         )
+    except BaseException:
+        interrupted = True  # Ctrl-C or a failure: stop now, do not wait on every sink in turn
+        raise
     finally:
         for tracker in trackers:
-            tracker.shutdown(timeout=shutdown_timeout_s)
+            tracker.shutdown(timeout=_INTERRUPTED_SHUTDOWN_S if interrupted else shutdown_timeout_s)
     counters = Counters(**{name.name: sum(getattr(tracker.counters, name.name) for tracker in trackers)
                            for name in fields(Counters)})
     return Traffic(" and ".join(destination for _, destination in routes), counters, report, reasons)
+
+
+_INTERRUPTED_SHUTDOWN_S = 2.0
 
 
 @dataclass(frozen=True)
