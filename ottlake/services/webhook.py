@@ -28,12 +28,14 @@ _MAX_BODY_BYTES = 64 * 1024
 class Received:
     text: str
     at: float  # wall time, seconds since the epoch
+    body: dict[str, Any]  # the whole JSON object posted
 
 
 @dataclass
 class WebhookReceiver:
     url: str
     messages: list[Received] = field(default_factory=list)
+    status: int = 200  # what a well-formed message is answered with (a test of retries sets 5xx)
 
     @property
     def texts(self) -> list[str]:
@@ -53,13 +55,15 @@ def receiving(on_message: Callable[[str], None] = lambda _text: None) -> Iterato
                 self._answer(413 if length else 400)
                 return
             try:
-                text = str(orjson.loads(self.rfile.read(length))["text"])
+                body = orjson.loads(self.rfile.read(length))
+                text = str(body["text"])
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 self._answer(400)
                 return
+            receiver = holder["receiver"]
             with lock:
-                holder["receiver"].messages.append(Received(text, time.time()))
-            self._answer(200)
+                receiver.messages.append(Received(text, time.time(), body))
+            self._answer(receiver.status)
             on_message(text)
 
         def _answer(self, status: int) -> None:

@@ -75,7 +75,7 @@ def test_message_names_rule_series_value_and_window() -> None:
 
 def test_webhook_posts_slack_json(webhook: WebhookReceiver) -> None:
     assert WebhookSender(webhook.url).send("hello") is True
-    assert webhook.received == [{"text": "hello"}]
+    assert [message.body for message in webhook.messages] == [{"text": "hello"}]
 
 
 def test_webhook_retries_server_errors_a_bounded_number_of_times(webhook: WebhookReceiver) -> None:
@@ -83,13 +83,13 @@ def test_webhook_retries_server_errors_a_bounded_number_of_times(webhook: Webhoo
     slept: list[float] = []
     sender = WebhookSender(webhook.url, attempts=3, backoff_s=0.1, sleep=slept.append)
     assert sender.send("down") is False
-    assert len(webhook.received) == 3 and slept == [0.1, 0.2]
+    assert len(webhook.messages) == 3 and slept == [0.1, 0.2]
 
 
 def test_webhook_does_not_retry_a_client_error(webhook: WebhookReceiver) -> None:
     webhook.status = 404
     assert WebhookSender(webhook.url, sleep=lambda _: None).send("x") is False
-    assert len(webhook.received) == 1
+    assert len(webhook.messages) == 1
 
 
 def test_webhook_unreachable_gives_up(webhook: WebhookReceiver) -> None:
