@@ -44,13 +44,9 @@ def rebuffer_ratios(store: LiveStore, series: str, *, start_ms: int,
     return {(row.window_start_ms - start_ms) // WINDOW_MS: row.rebuffer_ratio for row in rows}
 
 
-# The receiver is the demo's own (ottlake.services.webhook): a real http.server on 127.0.0.1.
-webhook_receiver = receiving
-
-
 @pytest.fixture
 def webhook() -> Iterator[WebhookReceiver]:
-    with webhook_receiver() as receiver:
+    with receiving() as receiver:  # the demo's receiver: a real http.server on 127.0.0.1
         yield receiver
 
 

@@ -26,9 +26,12 @@ _MAX_BODY_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class Received:
-    text: str
-    at: float  # wall time, seconds since the epoch
     body: dict[str, Any]  # the whole JSON object posted
+    at: float  # wall time, seconds since the epoch
+
+    @property
+    def text(self) -> str:
+        return str(self.body["text"])
 
 
 @dataclass
@@ -55,14 +58,14 @@ def receiving(on_message: Callable[[str], None] = lambda _text: None) -> Iterato
                 self._answer(413 if length else 400)
                 return
             try:
-                body = orjson.loads(self.rfile.read(length))
-                text = str(body["text"])
+                message = Received(orjson.loads(self.rfile.read(length)), time.time())
+                text = message.text  # a body that is not an object with a text is refused
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 self._answer(400)
                 return
             receiver = holder["receiver"]
             with lock:
-                receiver.messages.append(Received(text, time.time(), body))
+                receiver.messages.append(message)
             self._answer(receiver.status)
             on_message(text)
 

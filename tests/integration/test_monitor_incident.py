@@ -23,6 +23,7 @@ from consumers.monitor.rows import merge_rows
 from consumers.monitor.store import LiveStore
 from consumers.monitor.windows import WINDOW_MS
 from ottlake.cli.main import main
+from ottlake.services.webhook import receiving
 from ottlake.settings import Settings
 from tests.fixtures_consumers import RecordingCheckpointer, initialize_input, kcl_record, process_input
 from tests.fixtures_monitor import (
@@ -33,7 +34,6 @@ from tests.fixtures_monitor import (
     live_table_settings,
     quiet_windows,
     rebuffer_ratios,
-    webhook_receiver,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -68,7 +68,7 @@ def _feed(processors: list[QoeMonitorProcessor], checkpointers: list[RecordingCh
 
 @pytest.fixture(scope="module")
 def incident_run(embedded_settings: Settings) -> Iterator[dict[str, Any]]:
-    with webhook_receiver() as receiver:
+    with receiving() as receiver:
         yield _run(live_table_settings(embedded_settings), receiver)
 
 
